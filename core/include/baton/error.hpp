@@ -1,0 +1,72 @@
+// baton/error.hpp: the exception hierarchy.
+//
+// Contention is never an exception: a busy lock is `false` or an empty
+// optional. Exceptions are for failures, and they are few, so a caller can
+// catch exactly what it can handle:
+//
+//   baton::Error                  root of everything baton throws on purpose
+//   +-- ConfigError               a config file/value is malformed (names the key)
+//   +-- InvalidName               a lock name is empty, too long or reserved
+//   +-- BackendUnavailable        the store cannot be reached within its timeout
+//   +-- BackendError              the store answered, but with a failure
+//   +-- LockLost                  a lease this instance held is gone
+//
+// Each backend has exactly one function that turns its native errors
+// (SQLite result codes, libpq SQLSTATEs, hiredis replies) into these.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace baton {
+
+// Root of the hierarchy. Copyable, like every std::exception.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A configuration value is missing, mistyped, unknown or out of range.
+// `key()` is the dotted path of the offending key ("sqlite.path",
+// "defaults.ttl_seconds", "backend"), or empty when the whole document is at
+// fault (a syntax error). what() always names the key when there is one.
+class ConfigError : public Error {
+ public:
+  ConfigError(std::string key, const std::string& message);
+  const std::string& key() const noexcept { return key_; }
+
+ private:
+  std::string key_;
+};
+
+// A lock name breaks the naming rules (see baton/name.hpp).
+class InvalidName : public Error {
+ public:
+  using Error::Error;
+};
+
+// The backend could not be reached (connect refused, timed out, server gone,
+// database file locked by another writer for longer than the busy timeout).
+// Thrown within the backend's connect/command timeout, never after a hang.
+class BackendUnavailable : public Error {
+ public:
+  using Error::Error;
+};
+
+// The backend was reached but reported a failure that retrying will not fix
+// (corrupt database, missing privilege, unexpected reply).
+class BackendError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The lease of a grant this instance held is gone: it expired, or an admin
+// cleared it, or the server that kept it restarted. Thrown by renew() and
+// release() once per loss; the instance no longer holds the lock when this is
+// thrown, and nothing it does can free another holder's grant.
+class LockLost : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace baton

@@ -1,0 +1,72 @@
+// baton/lock_manager.hpp: the entry point: makes Locks on one backend.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "baton/backend.hpp"
+#include "baton/config.hpp"
+#include "baton/lock.hpp"
+#include "baton/lock_info.hpp"
+#include "baton/options.hpp"
+#include "baton/registry.hpp"
+
+namespace baton {
+
+// A LockManager owns one backend and one background renewal thread (started
+// on the first grant that needs it), and makes Lock instances on it.
+//
+// Thread-safety: every method may be called from any thread, concurrently.
+// Move-only. Locks it made keep the backend and the renewal thread alive, so
+// a Lock may outlive its manager.
+class LockManager {
+ public:
+  // A manager on an existing backend object (a custom one, say).
+  explicit LockManager(std::shared_ptr<Backend> backend, ManagerOptions options = {});
+
+  // A manager made from a parsed config: looks `config.backend` up in
+  // `registry` and builds it from its section. Throws ConfigError (unknown
+  // backend, bad section), BackendUnavailable (cannot connect).
+  static LockManager from_config(const Config& config, const Registry& registry = Registry::global());
+  // Same, from a JSON document (DESIGN section 3).
+  static LockManager from_json(const nlohmann::json& document,
+                               const Registry& registry = Registry::global());
+  // Same, from a JSON file.
+  static LockManager from_file(const std::filesystem::path& path,
+                               const Registry& registry = Registry::global());
+
+  LockManager(LockManager&&) noexcept;
+  LockManager& operator=(LockManager&&) noexcept;
+  LockManager(const LockManager&) = delete;
+  LockManager& operator=(const LockManager&) = delete;
+  ~LockManager();
+
+  // A new, not yet held, Lock instance for `name`. Never blocks (may open a
+  // connection). Throws InvalidName for a bad name (see baton/name.hpp).
+  Lock lock(std::string name, LockOptions options = {});
+
+  // A snapshot of `name`. Blocks for about one round trip. Throws
+  // InvalidName, BackendUnavailable.
+  LockInfo inspect(std::string_view name);
+
+  // A snapshot of every held lock. Blocks for a round trip or a few.
+  std::vector<LockInfo> list();
+
+  // Frees `name` whoever holds it; waiters keep their places and the old
+  // holder's release() cannot free the new grant. Returns true if a live
+  // grant was removed.
+  bool clear(std::string_view name);
+
+  // The lease used by locks whose options leave ttl at zero.
+  std::chrono::milliseconds default_ttl() const noexcept;
+
+  Backend& backend() const noexcept;
+
+ private:
+  std::shared_ptr<detail::ManagerCore> core_;
+};
+
+}  // namespace baton
