@@ -54,7 +54,8 @@ class BackendLock {
   // earlier token for the name), or until `deadline` passes or `stop` is
   // requested (returns nullopt). On nullopt nothing of this attempt remains
   // in the store: waiters behind it are not delayed. `deadline` is never in
-  // the past (the core calls try_acquire() instead). `ttl` is the lease of
+  // the past (the core calls try_acquire() instead); Clock::time_point::max()
+  // means no deadline. `ttl` is the lease of
   // the grant (`baton::forever`: none). Throws BackendUnavailable when the
   // store cannot be reached; a busy store is waited out, not reported.
   virtual std::optional<std::uint64_t> acquire(Clock::time_point deadline,

@@ -61,7 +61,8 @@ class ConfigSection {
   std::string string(std::string_view key, std::string fallback);
   std::optional<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max);
   std::optional<bool> boolean(std::string_view key);
-  // A number of milliseconds in [min, max] (written as an integer).
+  // A duration in [min, max]. A key ending in "_seconds" is written in
+  // (possibly fractional) seconds, any other key in milliseconds.
   std::optional<std::chrono::milliseconds> milliseconds(std::string_view key,
                                                         std::chrono::milliseconds min,
                                                         std::chrono::milliseconds max);

@@ -32,11 +32,18 @@ class Error : public std::runtime_error {
 // fault (a syntax error). what() always names the key when there is one.
 class ConfigError : public Error {
  public:
-  ConfigError(std::string key, const std::string& message);
+  // what() is "<source>: <key>: <message>", leaving out the empty parts.
+  ConfigError(std::string key, std::string message, std::string source = {});
   const std::string& key() const noexcept { return key_; }
+  // The message without key and source.
+  const std::string& message() const noexcept { return message_; }
+  // The file (or "<json>") the error is in; empty when not known yet.
+  const std::string& source() const noexcept { return source_; }
 
  private:
   std::string key_;
+  std::string message_;
+  std::string source_;
 };
 
 // A lock name breaks the naming rules (see baton/name.hpp).

@@ -7,6 +7,7 @@
 #include <memory>
 #include <stop_token>
 #include <string>
+#include <type_traits>
 
 #include "baton/options.hpp"
 
@@ -123,6 +124,8 @@ class Lock {
  private:
   friend class LockManager;
   Lock(std::shared_ptr<detail::ManagerCore> core, std::shared_ptr<detail::LockState> state);
+  // Releases every level of a hold, swallowing errors (destructor, move).
+  void unlock_all() noexcept;
 
   std::shared_ptr<detail::ManagerCore> core_;
   std::shared_ptr<detail::LockState> state_;

@@ -33,7 +33,7 @@ struct LockOptions {
   // false, the holder must call renew() itself before the lease ends.
   bool auto_renew = true;
   // Optional; see LostCallback.
-  LostCallback on_lost;
+  LostCallback on_lost{};
 };
 
 // Options for a LockManager. Aggregate; copyable.

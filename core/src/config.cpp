@@ -1,0 +1,233 @@
+#include "baton/config.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "baton/error.hpp"
+
+namespace baton {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "an array";
+    case json::value_t::string: return "a string";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::binary: return "binary";
+    case json::value_t::discarded: return "invalid";
+    default: return "a number";
+  }
+}
+
+std::string join(const std::string& prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
+}
+
+// Replaces ${VAR} from the environment; "$${" stays a literal "${".
+std::string expand(const std::string& in, const std::string& key) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size();) {
+    if (in.compare(i, 3, "$${") == 0) {
+      out += "${";
+      i += 3;
+    } else if (in.compare(i, 2, "${") == 0) {
+      const auto end = in.find('}', i + 2);
+      if (end == std::string::npos) throw ConfigError(key, "unterminated \"${\" in string");
+      const std::string var = in.substr(i + 2, end - i - 2);
+      if (var.empty()) throw ConfigError(key, "empty variable name in \"${}\"");
+      const char* value = std::getenv(var.c_str());
+      if (value == nullptr) throw ConfigError(key, "environment variable " + var + " is not set");
+      out += value;
+      i = end + 1;
+    } else {
+      out += in[i++];
+    }
+  }
+  return out;
+}
+
+void expand_all(json& v, const std::string& key) {
+  if (v.is_string()) {
+    v = expand(v.get<std::string>(), key);
+  } else if (v.is_object()) {
+    for (auto& [k, child] : v.items()) expand_all(child, join(key, k));
+  } else if (v.is_array()) {
+    for (std::size_t i = 0; i < v.size(); ++i) expand_all(v[i], key + "[" + std::to_string(i) + "]");
+  }
+}
+
+constexpr std::string_view builtin_sections[] = {"sqlite", "postgres", "redis"};
+
+}  // namespace
+
+Config parse_config(const json& document, std::string source) {
+  try {
+    if (!document.is_object()) {
+      throw ConfigError("", "the config must be a JSON object, not " + std::string(type_name(document)));
+    }
+    Config config;
+    config.source = source;
+    if (auto it = document.find("backend"); it != document.end()) {
+      if (!it->is_string()) throw ConfigError("backend", "must be a string, not " + std::string(type_name(*it)));
+      config.backend = expand(it->get<std::string>(), "backend");
+      if (config.backend.empty()) throw ConfigError("backend", "must not be empty");
+    }
+    for (const auto& [key, value] : document.items()) {
+      bool known = key == "backend" || key == "defaults" || key == config.backend;
+      for (auto s : builtin_sections) known = known || key == s;
+      if (!known) throw ConfigError(key, "unknown key");
+    }
+    if (auto it = document.find(config.backend); it != document.end()) {
+      if (!it->is_object()) {
+        throw ConfigError(config.backend, "must be an object, not " + std::string(type_name(*it)));
+      }
+      config.section = *it;
+      expand_all(config.section, config.backend);
+    }
+    if (auto it = document.find("defaults"); it != document.end()) {
+      json defaults = *it;
+      expand_all(defaults, "defaults");
+      ConfigSection section(defaults, "defaults");
+      // A lease shorter than a millisecond cannot be renewed in time, and
+      // one longer than a week is a hang waiting to happen; "forever" is only
+      // for code that asks for it explicitly.
+      if (auto ttl = section.milliseconds("ttl_seconds", std::chrono::milliseconds(1),
+                                          std::chrono::hours(24 * 7))) {
+        config.default_ttl = *ttl;
+      }
+      section.finish();
+    }
+    return config;
+  } catch (const ConfigError& e) {
+    if (!e.source().empty()) throw;
+    throw ConfigError(e.key(), e.message(), source);
+  }
+}
+
+Config parse_config_text(std::string_view text, std::string source) {
+  json document;
+  try {
+    document = json::parse(text.begin(), text.end(), nullptr, true, /*ignore_comments=*/false);
+  } catch (const json::parse_error& e) {
+    // nlohmann's message carries the line and column.
+    std::string message = e.what();
+    if (auto pos = message.find("parse error"); pos != std::string::npos) message = message.substr(pos);
+    throw ConfigError("", "invalid JSON: " + message, source);
+  }
+  return parse_config(document, std::move(source));
+}
+
+Config load_config_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(path, ec);
+    throw ConfigError("", exists ? "cannot read the file" : "no such file", path.string());
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config_text(text.str(), path.string());
+}
+
+Config find_config(const std::optional<std::filesystem::path>& explicit_path) {
+  if (explicit_path) return load_config_file(*explicit_path);
+  if (const char* env = std::getenv("BATON_CONFIG"); env != nullptr && *env != '\0') {
+    return load_config_file(env);
+  }
+  std::error_code ec;
+  if (std::filesystem::exists("baton.json", ec)) return load_config_file("baton.json");
+  Config config;
+  config.section = json{{"path", "baton.db"}};
+  return config;
+}
+
+ConfigSection::ConfigSection(const json& section, std::string prefix)
+    : section_(section), prefix_(std::move(prefix)) {
+  if (!section_.is_object()) {
+    throw ConfigError(prefix_, "must be an object, not " + std::string(type_name(section_)));
+  }
+}
+
+std::string ConfigSection::path(std::string_view key) const { return join(prefix_, key); }
+
+const json* ConfigSection::find(std::string_view key) {
+  seen_.emplace(key);
+  auto it = section_.find(key);
+  return it == section_.end() ? nullptr : &*it;
+}
+
+std::optional<std::string> ConfigSection::string(std::string_view key) {
+  const json* v = find(key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_string()) throw ConfigError(path(key), "must be a string, not " + std::string(type_name(*v)));
+  return v->get<std::string>();
+}
+
+std::string ConfigSection::string(std::string_view key, std::string fallback) {
+  auto v = string(key);
+  return v ? *v : std::move(fallback);
+}
+
+std::optional<std::int64_t> ConfigSection::integer(std::string_view key, std::int64_t min, std::int64_t max) {
+  const json* v = find(key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_number_integer()) {
+    throw ConfigError(path(key), "must be an integer, not " +
+                                     std::string(v->is_number() ? "a fraction" : type_name(*v)));
+  }
+  // Unsigned values above INT64_MAX are out of range too.
+  if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
+    throw ConfigError(path(key), "must be at most " + std::to_string(max));
+  }
+  const auto n = v->get<std::int64_t>();
+  if (n < min || n > max) {
+    throw ConfigError(path(key), "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                                     ", not " + std::to_string(n));
+  }
+  return n;
+}
+
+std::optional<bool> ConfigSection::boolean(std::string_view key) {
+  const json* v = find(key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_boolean()) throw ConfigError(path(key), "must be true or false, not " + std::string(type_name(*v)));
+  return v->get<bool>();
+}
+
+std::optional<std::chrono::milliseconds> ConfigSection::milliseconds(std::string_view key,
+                                                                     std::chrono::milliseconds min,
+                                                                     std::chrono::milliseconds max) {
+  const json* v = find(key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_number()) throw ConfigError(path(key), "must be a number, not " + std::string(type_name(*v)));
+  // Keys ending in _seconds take (fractional) seconds, the rest milliseconds.
+  const bool seconds = key.size() > 8 && key.substr(key.size() - 8) == "_seconds";
+  const double scale = seconds ? 1000.0 : 1.0;
+  const double raw = v->get<double>();
+  const double ms = raw * scale;
+  if (!std::isfinite(ms) || ms < static_cast<double>(min.count()) || ms > static_cast<double>(max.count())) {
+    auto show = [&](std::chrono::milliseconds m) {
+      std::ostringstream o;
+      o << static_cast<double>(m.count()) / scale;
+      return o.str();
+    };
+    std::ostringstream got;
+    got << raw;
+    throw ConfigError(path(key), "must be between " + show(min) + " and " + show(max) + ", not " + got.str());
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(ms)));
+}
+
+void ConfigSection::finish() const {
+  for (const auto& [key, value] : section_.items()) {
+    if (seen_.find(key) == seen_.end()) throw ConfigError(path(key), "unknown key");
+  }
+}
+
+}  // namespace baton
