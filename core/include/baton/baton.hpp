@@ -17,3 +17,9 @@
 #if BATON_HAS_SQLITE
 #include "baton/sqlite.hpp"
 #endif
+#if BATON_HAS_POSTGRES
+#include "baton/postgres.hpp"
+#endif
+#if BATON_HAS_REDIS
+#include "baton/redis.hpp"
+#endif

@@ -1,0 +1,96 @@
+// A libpq connection in pipeline mode, with every wait bounded by a deadline
+// and interruptible by a stop token. Internal: libpq-fe.h stays out of the
+// public headers.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "baton/options.hpp"
+
+namespace baton::postgres::internal {
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// One statement of a pipeline: SQL with $n parameters. A parameter is text,
+// or binary (bytea) when marked, or SQL NULL when empty.
+struct Statement {
+  std::string sql;
+  struct Param {
+    std::optional<std::string> value;
+    bool binary = false;
+  };
+  std::vector<Param> params;
+};
+
+// How a pipeline ended.
+enum class Outcome {
+  ok,         // every statement succeeded
+  failed,     // a statement failed; `error_sqlstate`/`error_message` say why
+};
+
+struct PipelineResult {
+  Outcome outcome = Outcome::ok;
+  std::vector<Result> results;  // one per statement that succeeded
+  std::string error_sqlstate;
+  std::string error_message;
+};
+
+// One server session. Not thread-safe, except cancel(), which any thread may
+// call. Move-only (held by unique_ptr).
+class Connection {
+ public:
+  // Connects with `conninfo` keywords (dsn expanded) within `deadline`.
+  // Throws BackendUnavailable (never naming the password).
+  static std::unique_ptr<Connection> open(const std::vector<std::pair<std::string, std::string>>& params,
+                                          Clock::time_point deadline);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends `statements` as one pipeline (one round trip) and collects the
+  // results. Returns when all have answered. If `stop` is requested or
+  // `cancel_at` passes first, sends a cancel request and keeps reading (the
+  // statement then fails with 57014). If `hard_deadline` passes without an
+  // answer the server is unresponsive: the connection is closed and
+  // BackendUnavailable thrown. A broken connection is BackendUnavailable too.
+  PipelineResult run(const std::vector<Statement>& statements, Clock::time_point hard_deadline,
+                     std::stop_token stop = {}, Clock::time_point cancel_at = Clock::time_point::max());
+
+  // Asks the server to cancel the statement in progress. Thread-safe.
+  void cancel() noexcept;
+
+  bool broken() const noexcept { return broken_; }
+  // Backend pid of the session (for messages and tests).
+  int backend_pid() const noexcept;
+  // "host:port/db" for messages; never the password.
+  std::string describe() const;
+
+ private:
+  explicit Connection(PGconn* conn);
+  // Waits until the socket is readable (or writable) or `until`. Returns
+  // false on timeout.
+  bool wait_socket(bool for_write, Clock::time_point until);
+  [[noreturn]] void fail(const std::string& what);
+
+  PGconn* conn_;
+  PGcancel* cancel_ = nullptr;
+  bool broken_ = false;
+};
+
+// The one place libpq's errors become baton's: throws BackendUnavailable for
+// connection-class failures (SQLSTATE 08xxx, 57P0x, 53xxx) and BackendError
+// for the rest, with `context` and the server's message.
+[[noreturn]] void throw_sqlstate(const std::string& context, const std::string& sqlstate,
+                                 const std::string& message);
+
+}  // namespace baton::postgres::internal
