@@ -64,6 +64,14 @@ local function holder_is(owner, token)
   local h = redis.call('HMGET', KEYS[2], 'owner', 'token')
   return h[1] == owner and h[2] == token
 end
+-- Owner ids are unique per Lock instance, and a Lock only asks for a grant
+-- when it believes it holds none: a grant already carrying its owner id is
+-- one whose reply was lost (a timed-out call the server ran later).
+local function phantom_token()
+  local h = redis.call('HMGET', KEYS[2], 'owner', 'token')
+  if h[1] == ARGV[1] then return h[2] end
+  return nil
+end
 )lua";
 
 // ARGV[5]: 'try' (never queue) or 'queue'. Returns {1, token} when granted,
@@ -71,6 +79,11 @@ end
 constexpr const char* acquire_body = R"lua(
 local now = now_ms()
 prune(now)
+local phantom = phantom_token()
+if phantom then
+  if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) else redis.call('PERSIST', KEYS[2]) end
+  return {1, tonumber(phantom)}
+end
 if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then
   local t = next_token()
   grant(t, now)
@@ -104,10 +117,10 @@ wake_head()
 return {0, redis.call('PTTL', KEYS[2]), head == me and 1 or 0}
 )lua";
 
-// ARGV[5]: my ticket. Leaves the queue without a trace, including a grant
-// whose reply never reached me (a cancelled or broken poll).
+// ARGV[5]: my ticket (or ""). Leaves the queue without a trace, including a
+// grant whose reply never reached me (a cancelled or broken call).
 constexpr const char* leave_body = R"lua(
-if holder_is(ARGV[1], ARGV[5]) then redis.call('DEL', KEYS[2]) end
+if phantom_token() then redis.call('DEL', KEYS[2]) end
 redis.call('ZREM', KEYS[3], ARGV[5])
 redis.call('ZREM', KEYS[4], ARGV[5])
 redis.call('DEL', ARGV[7] .. ARGV[5])
@@ -181,6 +194,10 @@ class RedisLock final : public BackendLock {
   std::mutex conn_mu_;
   std::unique_ptr<Connection> conn_;
   std::uint64_t token_ = 0;
+  // An acquire failed after its script may have reached the server: a grant
+  // or queue entry of ours may exist there. Cleaned up by the next acquire
+  // (which adopts such a grant) or, best effort, by the destructor.
+  bool uncertain_ = false;
 };
 
 std::string ms_arg(milliseconds ttl) { return ttl == forever ? "0" : std::to_string(ttl.count()); }
@@ -355,7 +372,9 @@ RedisLock::RedisLock(std::shared_ptr<RedisBackend> backend, std::string name, Ow
       owner_(std::move(owner)),
       pid_(std::to_string(owner_.pid)) {}
 
-RedisLock::~RedisLock() = default;
+RedisLock::~RedisLock() {
+  if (uncertain_) leave("");
+}
 
 Connection& RedisLock::conn() {
   if (!conn_ || conn_->dead()) {
@@ -382,7 +401,9 @@ Reply RedisLock::run(Script& script, std::string_view arg5, milliseconds ttl) {
 }
 
 std::optional<std::uint64_t> RedisLock::try_acquire(milliseconds ttl) {
+  uncertain_ = true;
   auto r = run(backend_->acquire_, "try", ttl);
+  uncertain_ = false;
   if (as_int(r->element[0]) == 1) {
     token_ = static_cast<std::uint64_t>(as_int(r->element[1]));
     return token_;
@@ -392,7 +413,9 @@ std::optional<std::uint64_t> RedisLock::try_acquire(milliseconds ttl) {
 }
 
 std::optional<std::uint64_t> RedisLock::acquire(Clock::time_point deadline, milliseconds ttl, std::stop_token stop) {
+  uncertain_ = true;
   auto r = run(backend_->acquire_, "queue", ttl);
+  uncertain_ = false;
   if (as_int(r->element[0]) == 1) {
     token_ = static_cast<std::uint64_t>(as_int(r->element[1]));
     return token_;
@@ -449,6 +472,7 @@ std::optional<std::uint64_t> RedisLock::acquire(Clock::time_point deadline, mill
     } catch (const BackendUnavailable&) {
       if (stop.stop_requested()) continue;  // our own interrupt: leave above
       leave(ticket);
+      uncertain_ = true;
       throw;
     }
   }
@@ -457,6 +481,7 @@ std::optional<std::uint64_t> RedisLock::acquire(Clock::time_point deadline, mill
 void RedisLock::leave(std::string_view ticket) noexcept {
   try {
     run(backend_->leave_, ticket, milliseconds(0));
+    uncertain_ = false;
     give_back();
   } catch (...) {
     // Unreachable: our entry is pruned when its liveness deadline passes.

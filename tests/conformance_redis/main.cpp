@@ -1,0 +1,42 @@
+// The conformance suite on the Redis backend, against the server that
+// $BATON_TEST_REDIS_URL names (scripts/test.sh starts a throwaway one). Every
+// process of one run shares a key prefix unique to the run
+// ($BATON_TEST_REDIS_PREFIX, set here when unset; helpers inherit it).
+// Without a URL the tests are skipped (exit 77), except under CI=true.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <string_view>
+
+#include <baton/conformance.hpp>
+#include <baton/redis.hpp>
+
+int main(int argc, char** argv) {
+  const char* url = std::getenv("BATON_TEST_REDIS_URL");
+  bool listing = false;
+  for (int i = 1; i < argc; ++i) listing = listing || std::string_view(argv[i]).substr(0, 6) == "--list";
+  if ((url == nullptr || *url == '\0') && !listing) {
+    const char* ci = std::getenv("CI");
+    const bool in_ci = ci != nullptr && std::string_view(ci) == "true";
+    std::fprintf(stderr, "conformance_redis: BATON_TEST_REDIS_URL is not set (scripts/test.sh sets it)%s\n",
+                 in_ci ? "; CI=true, so this is a failure" : "; skipping");
+    return in_ci ? 1 : 77;
+  }
+  if (const char* p = std::getenv("BATON_TEST_REDIS_PREFIX"); p == nullptr || *p == '\0') {
+    const std::string prefix = "baton-conformance:" + std::to_string(::getpid()) + "-" +
+                               std::to_string(std::random_device{}()) + ":";
+    ::setenv("BATON_TEST_REDIS_PREFIX", prefix.c_str(), 1);
+  }
+  baton::conformance::Suite suite;
+  suite.name = "redis";
+  suite.make_backend = [url = std::string(url ? url : ""), prefix = std::string(std::getenv("BATON_TEST_REDIS_PREFIX"))] {
+    baton::redis::Options options;
+    options.url = url;
+    options.key_prefix = prefix;
+    return baton::redis::make_backend(options);
+  };
+  return baton::conformance::main(argc, argv, suite);
+}
