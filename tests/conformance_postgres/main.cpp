@@ -29,5 +29,12 @@ int main(int argc, char** argv) {
     options.dsn = dsn;
     return baton::postgres::make_backend(options);
   };
+  suite.make_unreachable_backend = [] {
+    baton::postgres::Options options;
+    options.dsn = "postgresql://postgres@127.0.0.1:1/baton_test";  // nothing listens on port 1
+    options.connect_timeout = std::chrono::milliseconds(1000);
+    return baton::postgres::make_backend(options);
+  };
+  suite.unreachable_bound = std::chrono::milliseconds(3000);
   return baton::conformance::main(argc, argv, suite);
 }

@@ -38,5 +38,12 @@ int main(int argc, char** argv) {
     options.key_prefix = prefix;
     return baton::redis::make_backend(options);
   };
+  suite.make_unreachable_backend = [] {
+    baton::redis::Options options;
+    options.url = "redis://127.0.0.1:1/0";  // nothing listens on port 1
+    options.connect_timeout = std::chrono::milliseconds(1000);
+    return baton::redis::make_backend(options);
+  };
+  suite.unreachable_bound = std::chrono::milliseconds(3000);
   return baton::conformance::main(argc, argv, suite);
 }

@@ -123,7 +123,7 @@ TEST_CASE("the server enforces the lease of a hung (SIGSTOPped) holder, which th
   waiter.renew();
 }
 
-TEST_CASE("clear() ends another session's hold; waiters proceed and the old holder sees the loss") {
+TEST_CASE("clear() ends another session's hold, waiters proceed and the old holder sees the loss") {
   TempDir dir;
   auto m = manager();
   const auto name = fresh("clear");

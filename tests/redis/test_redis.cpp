@@ -165,7 +165,7 @@ TEST_CASE("a dead waiter in the middle of the queue is pruned by its own deadlin
   CHECK(read_text(log) == "1\n3\n");
 }
 
-TEST_CASE("a server restart during a hold is reported as a loss; waiters carry on once it is back") {
+TEST_CASE("a server restart during a hold is reported as a loss and waiters carry on once it is back") {
   PrivateServer server;
   const auto prefix = fresh_prefix();
   auto m = manager(server.url(), prefix);
@@ -265,7 +265,7 @@ TEST_CASE("after a 20-process workload only the token counters are left") {
   CHECK(left == std::set<std::string>{prefix + "work-a:token", prefix + "work \"b\"\n*:token"});
 }
 
-TEST_CASE("URLs: user, password, db; AUTH failures never echo the password") {
+TEST_CASE("URLs with user, password and db, and AUTH failures never echo the password") {
   using baton::redis::options_from_config;
   CHECK_THROWS_AS(options_from_config({{"url", "http://x"}}), baton::ConfigError);
   CHECK_THROWS_AS(options_from_config({{"url", "redis://h:99999/0"}}), baton::ConfigError);

@@ -153,7 +153,7 @@ TEST_CASE_METHOD(Fixture, "two instances of one name contend in one thread") {
   CHECK(b.token() > 0);
 }
 
-TEST_CASE_METHOD(Fixture, "zero and past deadlines are one attempt; max waits") {
+TEST_CASE_METHOD(Fixture, "zero and past deadlines are one attempt, max() waits") {
   auto a = manager.lock("a");
   auto b = manager.lock("a");
   a.acquire();

@@ -72,24 +72,29 @@ class Lock {
   bool try_acquire();
 
   // Extends the lease of the current grant to `ttl` from now (zero: this
-  // lock's ttl). Blocks for one round trip. Throws LockLost if the lease was
-  // already gone (the instance then holds nothing), std::logic_error if the
-  // instance does not hold.
+  // lock's ttl). Blocks for one round trip. Throws std::logic_error if the
+  // instance neither holds nor has a pending loss.
+  //
+  // Losses: when the lease is found gone (here, or earlier by the background
+  // renewal), the instance stops holding at once (holds() false,
+  // hold_count() 0, on_lost called once) and the loss stays *pending*:
+  // renew() throws LockLost every time while it is pending; release()
+  // throws LockLost once and clears it; a new acquire clears it too.
   void renew(std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
 
   // Decrements the hold count; at zero frees the grant (one round trip).
-  // Throws LockLost if the lease had been lost since the grant (reporting the
-  // loss once; the store is left untouched so a newer holder keeps its
-  // grant), std::logic_error if the instance neither holds nor has a loss to
-  // report.
+  // Throws LockLost if a loss is pending (see renew(); the store is left
+  // untouched, so a newer holder keeps its grant) and clears it, or if the
+  // store reports the grant already gone at this release.
+  // std::logic_error if the instance neither holds nor has a loss pending.
   void release();
 
   // True while this instance holds a live grant (as far as it knows: it
   // turns false as soon as a renewal finds the lease gone). Never blocks.
   bool holds() const noexcept;
 
-  // True when a loss has been detected and not yet reported by renew() or
-  // release(). Cleared by release() and by the next acquire.
+  // True while a loss is pending (see renew()): detected, and not yet
+  // cleared by release() or by a new acquire.
   bool lost() const noexcept;
 
   // Fencing token of the current grant; 0 when not holding.

@@ -40,6 +40,14 @@ struct Suite {
   bool frees_on_disconnect = false;
   // Upper bound for a SIGKILLed waiter to stop blocking the queue. Zero: 5 s.
   std::chrono::milliseconds dead_waiter_bound{0};
+  // Optional: makes a backend aimed at a store that cannot be reached (a
+  // closed port, a file in a directory that does not exist). The suite
+  // checks that making it, or its first inspect() or acquire, fails with
+  // baton::BackendUnavailable within `unreachable_bound`. Empty: not checked.
+  std::function<std::shared_ptr<Backend>()> make_unreachable_backend;
+  // Upper bound for that failure (the backend's connect timeout plus
+  // margin). Zero: 10 s.
+  std::chrono::milliseconds unreachable_bound{0};
 };
 
 // Runs the suite (Catch2 command line: test name filters, -r reporter, ...)

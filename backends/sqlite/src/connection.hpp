@@ -1,0 +1,216 @@
+// connection.hpp: one sqlite3 connection with its cached statements, its
+// busy policy and the one place where SQLite result codes become baton
+// errors. Private to the backend: sqlite3.h stays out of public headers.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include <sqlite3.h>
+
+#include "baton/options.hpp"
+
+namespace baton::sqlite::detail {
+
+// Who "we" are when judging whether a row is alive: rows from another boot
+// are void, and pids are only comparable inside our own pid namespace.
+// Shared by every connection of one backend. Aggregate; copyable.
+struct Identity {
+  std::string boot_id;
+  std::string pid_ns;  // empty: do not check processes
+};
+
+// Every statement the backend runs, prepared once per connection.
+enum class Sql : std::size_t {
+  begin_immediate,
+  begin_read,
+  commit,
+  rollback,
+  data_version,
+  purge_holder,
+  purge_ahead,
+  insert_waiter,
+  beat,
+  delete_waiter,
+  holder_row,
+  first_row,
+  first_ahead,
+  insert_holder,
+  renew,
+  release,
+  drop_holder,
+  inspect_holder,
+  count_waiters,
+  list_holders,
+  clear,
+  next_ticket,
+  read_ticket,
+  count_,
+};
+
+// Thrown (internally only) when SQLite reports BUSY/LOCKED: Connection::run
+// retries or turns it into BackendUnavailable once the busy timeout passed.
+struct Busy {
+  int rc;
+  std::string message;
+};
+
+// Thrown (internally only) by Connection::run when the caller's deadline
+// passed or its stop was requested while the database was busy.
+struct Interrupted {};
+
+// The one translation from SQLite result codes to baton exceptions: BUSY,
+// LOCKED, CANTOPEN, IOERR, READONLY, FULL, PERM, NOLFS, PROTOCOL are
+// BackendUnavailable (another process or the environment is in the way and
+// may get out of it); everything else, CORRUPT and NOTADB among them, is
+// BackendError. The message names the file and SQLite's own words.
+[[noreturn]] void raise_error(int rc, std::string_view sqlite_message,
+                              const std::filesystem::path& path, std::string_view doing);
+
+class Connection;
+
+// A cached statement borrowed for one execution: binds, steps and resets
+// (so its read or write transaction ends) when it goes out of scope.
+// Not copyable, not movable.
+class Query {
+ public:
+  Query(Connection& conn, Sql sql);
+  // A one-off statement (schema set-up), prepared now and finalized at the end.
+  Query(Connection& conn, const char* sql);
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+  ~Query();
+
+  Query& bind(int index, std::int64_t value);
+  Query& bind(int index, std::optional<std::int64_t> value);  // nullopt: NULL
+  // Not copied: `value` must stay alive until the Query is destroyed.
+  Query& bind_text(int index, std::string_view value);
+  Query& bind_blob(int index, std::string_view value);
+
+  // Steps once: true with a row, false when done. Throws Busy or the
+  // translated error.
+  bool step();
+  // Steps until done (for writes); returns sqlite3_changes().
+  int run();
+
+  bool is_null(int column) const;
+  std::int64_t int64(int column) const;
+  std::optional<std::int64_t> optional_int64(int column) const;
+  std::string text(int column) const;
+  std::string blob(int column) const;
+
+ private:
+  Connection& conn_;
+  sqlite3_stmt* stmt_;
+  bool owned_ = false;
+};
+
+// One open database connection. Used by one thread at a time (opened
+// SQLITE_OPEN_NOMUTEX); the owner serializes. Not copyable, not movable.
+class Connection {
+ public:
+  Connection(std::filesystem::path path, std::shared_ptr<const Identity> identity,
+             std::chrono::milliseconds busy_timeout);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  const std::filesystem::path& path() const noexcept { return path_; }
+  const Identity& identity() const noexcept { return *identity_; }
+  sqlite3* handle() const noexcept { return db_; }
+
+  // Runs `body` (which opens and ends its own transaction, if any) until it
+  // gets through without SQLITE_BUSY. A busy database is waited out for up
+  // to the busy timeout (then BackendUnavailable) but never beyond
+  // `deadline` or a stop request (then Interrupted). Any transaction the
+  // body left open is rolled back before the exception leaves.
+  template <class F>
+  auto run(F&& body, Clock::time_point deadline = Clock::time_point::max(),
+           const std::stop_token* stop = nullptr) -> decltype(body()) {
+    auto busy_limit = Clock::now() + busy_timeout_;
+    Limits scope(*this, std::min(deadline, busy_limit), stop);
+    for (;;) {
+      try {
+        return body();
+      } catch (const Busy& busy) {
+        abandon_transaction();
+        auto now = Clock::now();
+        if (now >= deadline || (stop != nullptr && stop->stop_requested())) throw Interrupted{};
+        if (now >= busy_limit) raise_busy(busy);
+        retry_pause();
+      } catch (...) {
+        abandon_transaction();
+        throw;
+      }
+    }
+  }
+
+  // A write transaction (BEGIN IMMEDIATE ... COMMIT) around `body`, retried
+  // as run() says.
+  template <class F>
+  auto write(F&& body, Clock::time_point deadline = Clock::time_point::max(),
+             const std::stop_token* stop = nullptr) -> decltype(body()) {
+    return run(
+        [&] {
+          Query(*this, Sql::begin_immediate).run();
+          if constexpr (std::is_void_v<decltype(body())>) {
+            body();
+            Query(*this, Sql::commit).run();
+          } else {
+            auto result = body();
+            Query(*this, Sql::commit).run();
+            return result;
+          }
+        },
+        deadline, stop);
+  }
+
+  // `PRAGMA data_version`: changes whenever another connection commits.
+  std::int64_t data_version();
+
+  // Executes SQL text without caching (schema set-up). Throws like Query.
+  void exec(const char* sql);
+
+  sqlite3_stmt* statement(Sql sql);
+  [[noreturn]] void fail(int rc, std::string_view doing);
+
+ private:
+  friend class Query;
+
+  // Bounds the busy handler for the duration of one run().
+  class Limits {
+   public:
+    Limits(Connection& conn, Clock::time_point limit, const std::stop_token* stop);
+    Limits(const Limits&) = delete;
+    Limits& operator=(const Limits&) = delete;
+    ~Limits();
+
+   private:
+    Connection& conn_;
+    Clock::time_point saved_limit_;
+    const std::stop_token* saved_stop_;
+  };
+
+  static int on_busy(void* self, int count);
+  void abandon_transaction() noexcept;
+  [[noreturn]] void raise_busy(const Busy& busy) const;
+  static void retry_pause();
+
+  std::filesystem::path path_;
+  std::shared_ptr<const Identity> identity_;
+  std::chrono::milliseconds busy_timeout_;
+  sqlite3* db_ = nullptr;
+  std::array<sqlite3_stmt*, static_cast<std::size_t>(Sql::count_)> statements_{};
+  Clock::time_point busy_limit_ = Clock::time_point::max();
+  Clock::time_point busy_since_{};
+  const std::stop_token* busy_stop_ = nullptr;
+};
+
+}  // namespace baton::sqlite::detail

@@ -1,0 +1,113 @@
+#include "host.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <string>
+
+#include <fcntl.h>
+
+#include <sys/types.h>
+#include <unistd.h>
+
+namespace baton::sqlite::detail {
+namespace {
+
+struct StatFields {
+  std::int64_t pid = 0;
+  char state = '?';
+  std::int64_t start = 0;
+};
+
+// Parses /proc/<pid>/stat. The command name (field 2) may contain spaces and
+// parentheses, so fields are counted from the last ')'. Plain read(2) into a
+// stack buffer: this runs inside write transactions, so it must be cheap.
+std::optional<StatFields> read_stat(const char* path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char text[1024];
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0) return std::nullopt;
+  text[n] = '\0';
+  StatFields out;
+  char* end = nullptr;
+  out.pid = std::strtoll(text, &end, 10);
+  if (end == text) return std::nullopt;
+  char* p = std::strrchr(text, ')');
+  if (p == nullptr) return std::nullopt;
+  ++p;
+  // Field 3 is the state; field 22 the start time.
+  for (int index = 3; index <= 22; ++index) {
+    while (*p == ' ') ++p;
+    if (*p == '\0') return std::nullopt;
+    if (index == 3) out.state = *p;
+    if (index == 22) {
+      out.start = std::strtoll(p, &end, 10);
+      if (end == p) return std::nullopt;
+      return out;
+    }
+    while (*p != ' ' && *p != '\0') ++p;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::int64_t boottime_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::int64_t wall_ms() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+std::string read_boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  if (in >> id && !id.empty()) return id;
+  return "unknown-boot";
+}
+
+std::string read_pid_namespace() {
+  char buffer[256];
+  ssize_t n = readlink("/proc/self/ns/pid", buffer, sizeof buffer - 1);
+  if (n <= 0) return {};
+  // /proc must show this process under the pid kill() uses, or the start
+  // times read from it would belong to other processes.
+  auto self = read_stat("/proc/self/stat");
+  if (!self || self->pid != static_cast<std::int64_t>(getpid())) return {};
+  return std::string(buffer, static_cast<std::size_t>(n));
+}
+
+ProcessId self_process() {
+  static std::mutex mu;
+  static ProcessId cached;
+  std::int64_t pid = getpid();
+  std::lock_guard lock(mu);
+  if (cached.pid != pid) {
+    cached.pid = pid;
+    cached.start.reset();
+    if (auto stat = read_stat("/proc/self/stat"); stat && stat->pid == pid) cached.start = stat->start;
+  }
+  return cached;
+}
+
+bool process_gone(std::int64_t pid, std::optional<std::int64_t> start) {
+  if (pid <= 0 || pid > 0x7fffffff) return false;
+  if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return true;
+  auto stat = read_stat(("/proc/" + std::to_string(pid) + "/stat").c_str());
+  if (!stat || stat->pid != pid) return false;
+  if (stat->state == 'Z' || stat->state == 'X') return true;
+  return start && *start != stat->start;
+}
+
+}  // namespace baton::sqlite::detail

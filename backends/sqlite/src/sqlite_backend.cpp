@@ -1,0 +1,668 @@
+// The SQLite backend.
+//
+// State lives in three tables of one database file in WAL mode:
+//
+//   baton_meta     key -> value: "schema_version", and "boot_id", the boot
+//                  of the last process that opened the file.
+//   baton_waiters  one row per queued acquire. `ticket` is an INTEGER PRIMARY
+//                  KEY AUTOINCREMENT: the queue order, and also the fencing
+//                  token of the grant the waiter eventually gets.
+//                  AUTOINCREMENT (sqlite_sequence) never hands out a ticket
+//                  twice, even after the rows that had them are deleted, so
+//                  tokens strictly increase across names, clears and
+//                  restarts. `heartbeat_deadline`: the waiter is dead after it.
+//   baton_holders  one row per granted name: token, owner, host, pid, wall
+//                  clock acquired_at (display only), expires_at.
+//
+// Every clock value stored (expires_at, heartbeat_deadline) is CLOCK_BOOTTIME
+// in ns, next to the boot id that makes it meaningful; a row of another boot
+// is void. Rows also carry the writer's pid, its start time and its pid
+// namespace, so a process of our boot and namespace that died (SIGKILL) is
+// seen as dead at once instead of after its lease or heartbeat.
+//
+// Transactions: every read-then-write is one BEGIN IMMEDIATE. An uncontended
+// acquire is one write transaction (see nobody live holds or waits, advance
+// the ticket counter, write the holder row: two dirty pages), a release one
+// single-statement write. A contended acquire queues a waiter row in its
+// first transaction and turns it into the holder row when its turn comes
+// (purging dead rows in front of it on the way). A waiter
+// does not write while it waits, except a heartbeat each heartbeat interval:
+// it polls `PRAGMA data_version` (a read of the shared WAL index, no I/O),
+// re-checks its place with plain reads when something changed or a lease or
+// heartbeat it waits behind runs out, and only then takes the write lock.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "baton/config.hpp"
+#include "baton/error.hpp"
+#include "baton/sqlite.hpp"
+#include "connection.hpp"
+#include "host.hpp"
+
+namespace baton::sqlite {
+namespace {
+
+using namespace std::chrono_literals;
+using detail::Connection;
+using detail::Identity;
+using detail::Query;
+using detail::Sql;
+
+constexpr std::int64_t schema_version = 1;
+constexpr std::int64_t no_ticket = std::numeric_limits<std::int64_t>::max();
+
+// After a reboot the token counter jumps this far ahead (see open_database).
+constexpr std::int64_t reboot_token_gap = std::int64_t{1} << 32;
+
+// The head waiter re-reads the holder's row at least this often even when
+// nothing was written, so a holder that died by SIGKILL (which writes
+// nothing) is noticed quickly through its pid.
+constexpr auto head_liveness_probe = 50ms;
+// Waiters further back only need a change (which data_version reports) to
+// move up; this is just a safety net.
+constexpr auto queue_liveness_probe = 1s;
+
+// Options with defaults applied and the path made absolute, so every
+// connection opened later (lazily, maybe after a chdir) opens the same file.
+struct Settings {
+  std::filesystem::path path;
+  std::chrono::milliseconds busy_timeout;
+  std::chrono::milliseconds heartbeat;
+  std::chrono::milliseconds poll;
+};
+
+// What a backend and all its locks share. Immutable after construction.
+struct Shared {
+  Settings settings;
+  std::shared_ptr<const Identity> identity;
+
+  std::unique_ptr<Connection> connect() const {
+    return std::make_unique<Connection>(settings.path, identity, settings.busy_timeout);
+  }
+};
+
+Settings settings_from(const Options& options) {
+  Settings s;
+  if (options.path.empty()) throw ConfigError("sqlite.path", "the database path must not be empty");
+  std::error_code ec;
+  s.path = std::filesystem::absolute(options.path, ec);
+  if (ec) throw BackendUnavailable("sqlite: cannot resolve " + options.path.string() + ": " + ec.message());
+  s.busy_timeout = options.busy_timeout > 0ms ? options.busy_timeout : 10s;
+  s.heartbeat = options.heartbeat_interval > 0ms ? options.heartbeat_interval : 1s;
+  s.poll = options.poll_interval > 0ms ? options.poll_interval : 2ms;
+  return s;
+}
+
+// ns from a ttl, saturating: a lease too long to represent is "forever".
+std::optional<std::int64_t> expiry_for(std::int64_t now, std::chrono::milliseconds ttl) {
+  if (ttl == forever || ttl.count() < 0) return std::nullopt;
+  constexpr auto max = std::numeric_limits<std::int64_t>::max();
+  if (ttl.count() > (max - now) / 1'000'000) return std::nullopt;
+  return now + ttl.count() * 1'000'000;
+}
+
+// A CLOCK_BOOTTIME instant as a steady_clock instant (both tick at the same
+// rate while the machine runs).
+Clock::time_point to_steady(std::int64_t boot_ns, std::int64_t now_boot_ns, Clock::time_point now) {
+  auto delta = std::chrono::nanoseconds(boot_ns - now_boot_ns);
+  if (delta > 24h * 365) return Clock::time_point::max();
+  return now + std::chrono::duration_cast<Clock::duration>(delta);
+}
+
+std::optional<std::string> meta(Connection& conn, const char* key) {
+  Query query(conn, "SELECT value FROM baton_meta WHERE key = ?1");
+  query.bind_text(1, key);
+  if (!query.step()) return std::nullopt;
+  return query.text(0);
+}
+
+void set_meta(Connection& conn, const char* key, const std::string& value) {
+  Query query(conn, "INSERT OR REPLACE INTO baton_meta(key, value) VALUES(?1, ?2)");
+  query.bind_text(1, key).bind_text(2, value).run();
+}
+
+// Creates the schema if missing and handles a reboot since the last open.
+void open_database(Connection& conn) {
+  conn.run([&] {
+    // Persistent in the file; a no-op once set. Needs no transaction.
+    // Small pages for a new file (ignored for an existing one): rows are
+    // tiny, and each commit writes (and checksums) whole pages to the WAL.
+    conn.exec("PRAGMA page_size = 1024");
+    Query mode(conn, "PRAGMA journal_mode = WAL");
+    if (!mode.step() || mode.text(0) != "wal") {
+      throw BackendError("sqlite: " + conn.path().string() +
+                         " cannot be switched to WAL mode (journal_mode is '" + mode.text(0) +
+                         "'; is it on a network filesystem?)");
+    }
+  });
+  conn.write([&] {
+    conn.exec(
+        "CREATE TABLE IF NOT EXISTS baton_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+        "CREATE TABLE IF NOT EXISTS baton_waiters("
+        "  ticket INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  name BLOB NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,"
+        "  proc_pid INTEGER NOT NULL, proc_start INTEGER, pid_ns TEXT NOT NULL, boot_id TEXT NOT NULL,"
+        "  heartbeat_deadline INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS baton_waiters_by_name ON baton_waiters(name, ticket);"
+        "CREATE TABLE IF NOT EXISTS baton_holders("
+        "  name BLOB PRIMARY KEY, token INTEGER NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL,"
+        "  pid INTEGER NOT NULL, proc_pid INTEGER NOT NULL, proc_start INTEGER, pid_ns TEXT NOT NULL,"
+        "  boot_id TEXT NOT NULL, acquired_at INTEGER NOT NULL, expires_at INTEGER) WITHOUT ROWID;");
+    // The counter row exists from the start, so a grant that never queues
+    // can advance it directly (SqliteLock::take_ticket).
+    Query(conn,
+          "INSERT INTO sqlite_sequence(name, seq) SELECT 'baton_waiters', "
+          "(SELECT coalesce(max(ticket), 0) FROM baton_waiters) "
+          "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'baton_waiters')")
+        .run();
+    auto version = meta(conn, "schema_version");
+    if (!version) {
+      set_meta(conn, "schema_version", std::to_string(schema_version));
+    } else if (*version != std::to_string(schema_version)) {
+      throw BackendError("sqlite: " + conn.path().string() + " has baton schema version " + *version +
+                         ", this build knows only version " + std::to_string(schema_version));
+    }
+    const std::string& boot = conn.identity().boot_id;
+    auto last_boot = meta(conn, "boot_id");
+    if (last_boot && *last_boot != boot) {
+      // The first open after a reboot. With synchronous=NORMAL a power
+      // failure may have dropped the last commits from the WAL, and with
+      // them sqlite_sequence's last increments, after their tokens had
+      // already reached clients (and maybe a fenced resource). Moving the
+      // counter 2^32 ahead, in this same transaction as the boot id, means
+      // no token can ever be issued twice unless 4 billion grants were lost
+      // at once.
+      Query(conn, "UPDATE sqlite_sequence SET seq = seq + ?1 WHERE name = 'baton_waiters'")
+          .bind(1, reboot_token_gap)
+          .run();
+      if (!Query(conn, "SELECT 1 FROM sqlite_sequence WHERE name = 'baton_waiters'").step()) {
+        Query(conn, "INSERT INTO sqlite_sequence(name, seq) VALUES('baton_waiters', ?1)")
+            .bind(1, reboot_token_gap)
+            .run();
+      }
+      // Rows of the old boot are void already; dropping them keeps the
+      // tables small.
+      Query(conn, "DELETE FROM baton_holders WHERE boot_id <> ?1").bind_text(1, boot).run();
+      Query(conn, "DELETE FROM baton_waiters WHERE boot_id <> ?1").bind_text(1, boot).run();
+    }
+    if (!last_boot || *last_boot != boot) set_meta(conn, "boot_id", boot);
+  });
+}
+
+// What one look at a name's queue found, from the point of view of one
+// waiter (or of a try_acquire, which stands behind everybody).
+struct Queue {
+  bool granted = false;
+  std::int64_t ticket = 0;  // the waiter's ticket; the token when granted
+  bool holder = false;      // a live holder exists
+  std::optional<std::int64_t> holder_expires;  // its expiry (boottime ns); nullopt: forever
+  bool ahead = false;                          // a live waiter is in front
+  std::int64_t ahead_deadline = 0;             // that waiter's heartbeat deadline
+  // `PRAGMA data_version` read inside the step's write transaction, when
+  // not granted: any later commit by another connection changes it, so the
+  // wait cannot miss a release that happened right after the step.
+  std::int64_t version = 0;
+};
+
+// The backend side of one Lock instance. Its connection is opened on first
+// use and serves only this instance. Not copyable, not movable.
+class SqliteLock final : public BackendLock {
+ public:
+  SqliteLock(std::shared_ptr<const Shared> shared, std::string_view name, Owner owner)
+      : shared_(std::move(shared)), name_(name), owner_(std::move(owner)) {}
+
+  std::optional<std::uint64_t> acquire(Clock::time_point deadline, std::chrono::milliseconds ttl,
+                                       std::stop_token stop) override;
+  std::optional<std::uint64_t> try_acquire(std::chrono::milliseconds ttl) override;
+  bool renew(std::chrono::milliseconds ttl) override;
+  bool release() override;
+
+ private:
+  Connection& conn() {
+    if (!conn_) conn_ = shared_->connect();
+    return *conn_;
+  }
+
+  // Reads (no write lock): is there a live holder, a live waiter ahead?
+  Queue look(Connection& c, std::int64_t ticket, std::int64_t now, bool purge);
+  // One write transaction's worth of work: purge the dead in front, join or
+  // refresh our place in the queue, and take the grant if it is ours.
+  Queue step(Connection& c, std::int64_t ticket, std::chrono::milliseconds ttl,
+             Clock::time_point deadline = Clock::time_point::max(), const std::stop_token* stop = nullptr);
+  std::int64_t take_ticket(Connection& c, std::int64_t now);
+  void grant(Connection& c, std::int64_t ticket, std::int64_t now, std::chrono::milliseconds ttl);
+  void leave(Connection& c, std::int64_t ticket);
+
+  std::shared_ptr<const Shared> shared_;
+  std::string name_;
+  Owner owner_;
+  std::unique_ptr<Connection> conn_;
+  std::int64_t token_ = 0;
+};
+
+// Reads the holder row and the first waiter row ahead of `ticket`, judging
+// their liveness as it goes. Dead rows are deleted only when `purge` (inside
+// a write transaction); the common case, no row at all or live ones, costs
+// two index lookups and no write.
+Queue SqliteLock::look(Connection& c, std::int64_t ticket, std::int64_t now, bool purge) {
+  Queue q;
+  q.ticket = ticket;
+  bool dead_holder = false;
+  {
+    Query holder(c, Sql::holder_row);
+    holder.bind_blob(1, name_).bind(2, now);
+    if (holder.step()) {
+      q.holder = holder.int64(1) != 0;
+      dead_holder = !q.holder;
+      q.holder_expires = holder.optional_int64(0);
+    }
+  }
+  // Only for tidiness: a grant replaces a dead holder row anyway.
+  if (dead_holder && purge) Query(c, Sql::purge_holder).bind_blob(1, name_).bind(2, now).run();
+  bool dead_ahead = false;
+  {
+    Query first(c, Sql::first_row);
+    first.bind_blob(1, name_).bind(2, ticket).bind(3, now);
+    if (first.step()) {
+      q.ahead = first.int64(2) != 0;
+      dead_ahead = !q.ahead;
+      q.ahead_deadline = first.int64(1);
+    }
+  }
+  if (dead_ahead) {
+    // The first waiter in front is dead (killed, or its heartbeat stopped):
+    // drop it and every dead one behind it up to the first live one.
+    if (purge) Query(c, Sql::purge_ahead).bind_blob(1, name_).bind(2, ticket).bind(3, now).run();
+    Query ahead(c, Sql::first_ahead);
+    ahead.bind_blob(1, name_).bind(2, ticket).bind(3, now);
+    if (ahead.step()) {
+      q.ahead = true;
+      q.ahead_deadline = ahead.int64(1);
+    }
+  }
+  return q;
+}
+
+Queue SqliteLock::step(Connection& c, std::int64_t ticket, std::chrono::milliseconds ttl,
+                       Clock::time_point deadline, const std::stop_token* stop) {
+  return c.write(
+      [&] {
+    auto now = detail::boottime_ns();
+    auto heartbeat_deadline = now + 3 * shared_->settings.heartbeat.count() * 1'000'000;
+    std::int64_t mine = ticket;
+    // Our row is gone only if we stalled past three heartbeats and someone
+    // pruned us: queue again at the back rather than hold a stale place.
+    if (mine != 0 && Query(c, Sql::beat).bind(1, mine).bind(2, heartbeat_deadline).run() == 0) mine = 0;
+    Queue q = look(c, mine != 0 ? mine : no_ticket, now, true);
+    const bool ours = !q.holder && !q.ahead;
+    if (ours) {
+      // Uncontended (or our turn): the ticket becomes the token and the
+      // waiter row, if we had one, goes.
+      if (mine == 0) {
+        mine = take_ticket(c, now);
+      } else {
+        Query(c, Sql::delete_waiter).bind(1, mine).run();
+      }
+      grant(c, mine, now, ttl);
+      q.granted = true;
+    } else if (mine == 0) {
+      auto self = detail::self_process();
+      Query(c, Sql::insert_waiter)
+          .bind_blob(1, name_)
+          .bind_text(2, owner_.id)
+          .bind_text(3, owner_.host)
+          .bind(4, owner_.pid)
+          .bind(5, self.pid)
+          .bind(6, self.start)
+          .bind_text(7, c.identity().pid_ns)
+          .bind_text(8, c.identity().boot_id)
+          .bind(9, heartbeat_deadline)
+          .run();
+      mine = sqlite3_last_insert_rowid(c.handle());
+    }
+    if (!ours) q.version = c.data_version();
+    q.ticket = mine;
+    return q;
+  },
+      deadline, stop);
+}
+
+// Inside a write transaction, for a grant that never queued: the next value
+// of the waiters' AUTOINCREMENT counter, exactly what inserting a waiter row
+// would have got, without writing (and deleting) that row and its index
+// entry: the uncontended acquire then dirties two pages, not four.
+std::int64_t SqliteLock::take_ticket(Connection& c, std::int64_t now) {
+  Query(c, Sql::next_ticket).run();
+  {
+    Query read(c, Sql::read_ticket);
+    if (read.step()) return read.int64(0);
+  }
+  // No counter row (someone deleted it): a waiter row that lives only inside
+  // this transaction recreates it.
+  auto self = detail::self_process();
+  Query(c, Sql::insert_waiter)
+      .bind_blob(1, name_)
+      .bind_text(2, owner_.id)
+      .bind_text(3, owner_.host)
+      .bind(4, owner_.pid)
+      .bind(5, self.pid)
+      .bind(6, self.start)
+      .bind_text(7, c.identity().pid_ns)
+      .bind_text(8, c.identity().boot_id)
+      .bind(9, now)
+      .run();
+  auto ticket = sqlite3_last_insert_rowid(c.handle());
+  Query(c, Sql::delete_waiter).bind(1, ticket).run();
+  return ticket;
+}
+
+// Inside a write transaction: the holder row for a grant with `ticket` as
+// its token.
+void SqliteLock::grant(Connection& c, std::int64_t ticket, std::int64_t now, std::chrono::milliseconds ttl) {
+  auto self = detail::self_process();
+  Query(c, Sql::insert_holder)
+      .bind_blob(1, name_)
+      .bind(2, ticket)
+      .bind_text(3, owner_.id)
+      .bind_text(4, owner_.host)
+      .bind(5, owner_.pid)
+      .bind(6, self.pid)
+      .bind(7, self.start)
+      .bind_text(8, c.identity().pid_ns)
+      .bind_text(9, c.identity().boot_id)
+      .bind(10, detail::wall_ms())
+      .bind(11, expiry_for(now, ttl))
+      .run();
+}
+
+void SqliteLock::leave(Connection& c, std::int64_t ticket) {
+  c.run([&] { Query(c, Sql::delete_waiter).bind(1, ticket).run(); });
+}
+
+namespace {
+// Sleeps until `until`, waking at least every 5 ms to look at `stop`.
+void nap_until(Clock::time_point until, const std::stop_token& stop) {
+  for (;;) {
+    auto now = Clock::now();
+    if (now >= until || stop.stop_requested()) return;
+    std::this_thread::sleep_for(std::min<Clock::duration>(until - now, 5ms));
+  }
+}
+}  // namespace
+
+std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std::chrono::milliseconds ttl,
+                                                 std::stop_token stop) {
+  Connection& c = conn();
+  const auto& settings = shared_->settings;
+  // The head waiter only waits for the holder: poll fast so the hand-off is
+  // quick. Others wait for a change that takes at least one hand-off.
+  const Clock::duration head_poll = std::clamp<Clock::duration>(settings.poll / 4, 250us, 1ms);
+  const Clock::duration queue_poll = settings.poll;
+
+  std::int64_t ticket = 0;
+  try {
+    // A busy database may hold this up to the deadline; the step is then
+    // interrupted before it commits, with nothing to undo.
+    Queue q = step(c, 0, ttl, deadline, &stop);
+    ticket = q.ticket;
+    auto version = q.version;
+    if (q.granted) {
+      token_ = ticket;
+      return static_cast<std::uint64_t>(ticket);
+    }
+    auto next_beat = Clock::now() + settings.heartbeat;
+    for (;;) {
+      // When to look again even if nothing is written: the holder's lease or
+      // the heartbeat of the waiter in front may run out, or a holder may
+      // die without a word (the pid probe).
+      auto now = Clock::now();
+      auto now_boot = detail::boottime_ns();
+      auto recheck = now + (q.ahead ? queue_liveness_probe : head_liveness_probe);
+      if (q.holder && q.holder_expires) recheck = std::min(recheck, to_steady(*q.holder_expires, now_boot, now));
+      if (q.ahead) recheck = std::min(recheck, to_steady(q.ahead_deadline, now_boot, now));
+      const auto poll = q.ahead ? queue_poll : head_poll;
+
+      for (;;) {
+        now = Clock::now();
+        if (now >= deadline || stop.stop_requested()) throw detail::Interrupted{};
+        if (now >= next_beat || now >= recheck) break;
+        auto changed = c.run([&] { return c.data_version(); }, deadline, &stop);
+        if (changed != version) {
+          version = changed;
+          break;
+        }
+        nap_until(std::min({now + poll, recheck, next_beat, deadline}), stop);
+      }
+      if (now >= deadline || stop.stop_requested()) throw detail::Interrupted{};
+
+      if (now >= next_beat) {
+        // The heartbeat is a full step: it also takes a grant that is due.
+        q = step(c, ticket, ttl, deadline, &stop);
+        version = q.version;
+        next_beat = Clock::now() + settings.heartbeat;
+      } else {
+        // Reads first: most changes (others' heartbeats, queue growth) do
+        // not make us the next holder, and reads take no write lock.
+        q = c.run([&] { return look(c, ticket, detail::boottime_ns(), false); }, deadline, &stop);
+        if (!q.holder && !q.ahead) {
+          q = step(c, ticket, ttl, deadline, &stop);
+          version = q.version;
+        }
+      }
+      ticket = q.ticket;
+      if (q.granted) {
+        token_ = ticket;
+        return static_cast<std::uint64_t>(ticket);
+      }
+    }
+  } catch (const detail::Interrupted&) {
+    // Leave no trace, so nobody waits behind a waiter that gave up.
+    if (ticket != 0) leave(c, ticket);
+    return std::nullopt;
+  } catch (...) {
+    if (ticket != 0) {
+      try {
+        leave(c, ticket);
+      } catch (...) {
+        // The heartbeat deadline will prune the row.
+      }
+    }
+    throw;
+  }
+}
+
+std::optional<std::uint64_t> SqliteLock::try_acquire(std::chrono::milliseconds ttl) {
+  Connection& c = conn();
+  auto token = c.write([&]() -> std::int64_t {
+    auto now = detail::boottime_ns();
+    Queue q = look(c, no_ticket, now, true);
+    if (q.holder || q.ahead) return 0;
+    // The token comes from the same counter as every waiter's ticket.
+    auto ticket = take_ticket(c, now);
+    grant(c, ticket, now, ttl);
+    return ticket;
+  });
+  if (token == 0) return std::nullopt;
+  token_ = token;
+  return static_cast<std::uint64_t>(token);
+}
+
+bool SqliteLock::renew(std::chrono::milliseconds ttl) {
+  Connection& c = conn();
+  return c.run([&] {
+    auto now = detail::boottime_ns();
+    return Query(c, Sql::renew)
+               .bind_blob(1, name_)
+               .bind(2, token_)
+               .bind_text(3, owner_.id)
+               .bind(4, expiry_for(now, ttl))
+               .bind_text(5, c.identity().boot_id)
+               .bind(6, now)
+               .run() == 1;
+  });
+}
+
+bool SqliteLock::release() {
+  Connection& c = conn();
+  bool live = c.run([&] {
+    if (Query(c, Sql::release)
+            .bind_blob(1, name_)
+            .bind(2, token_)
+            .bind_text(3, owner_.id)
+            .bind_text(4, c.identity().boot_id)
+            .bind(5, detail::boottime_ns())
+            .run() == 1) {
+      return true;
+    }
+    // Gone, or expired but still there: the latter (nobody has taken the
+    // lock since, or the row would be theirs) is ours to tidy away. The
+    // token and owner make sure no newer grant is touched.
+    Query(c, Sql::drop_holder).bind_blob(1, name_).bind(2, token_).bind_text(3, owner_.id).run();
+    return false;
+  });
+  token_ = 0;
+  return live;
+}
+
+// The store. Its own connection serves inspect/list/clear, one call at a
+// time (guarded by mu_). Not copyable, not movable (held by shared_ptr).
+class SqliteBackend final : public Backend {
+ public:
+  explicit SqliteBackend(std::shared_ptr<const Shared> shared) : shared_(std::move(shared)), conn_(shared_->connect()) {
+    open_database(*conn_);
+  }
+
+  std::string_view kind() const noexcept override { return "sqlite"; }
+
+  std::unique_ptr<BackendLock> open(std::string_view name, const Owner& owner) override {
+    return std::make_unique<SqliteLock>(shared_, name, owner);
+  }
+
+  LockInfo inspect(std::string_view name) override;
+  std::vector<LockInfo> list() override;
+  bool clear(std::string_view name) override;
+
+ private:
+  static LockInfo holder_info(const Query& q, int first_column, std::int64_t now);
+
+  std::shared_ptr<const Shared> shared_;
+  std::mutex mu_;
+  std::unique_ptr<Connection> conn_;
+};
+
+// Columns from first_column on: token, owner, host, pid, acquired_at, expires_at.
+LockInfo SqliteBackend::holder_info(const Query& q, int first_column, std::int64_t now) {
+  LockInfo info;
+  info.held = true;
+  info.token = static_cast<std::uint64_t>(q.int64(first_column));
+  info.owner = q.text(first_column + 1);
+  info.host = q.text(first_column + 2);
+  info.pid = q.int64(first_column + 3);
+  info.acquired_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(q.int64(first_column + 4)));
+  if (auto expires = q.optional_int64(first_column + 5)) {
+    info.expires_in = std::chrono::milliseconds(std::max<std::int64_t>(0, (*expires - now) / 1'000'000));
+  } else {
+    info.expires_in = forever;
+  }
+  return info;
+}
+
+LockInfo SqliteBackend::inspect(std::string_view name) {
+  std::lock_guard lock(mu_);
+  Connection& c = *conn_;
+  return c.run([&] {
+    // One read transaction: the holder and the count from one snapshot.
+    Query(c, Sql::begin_read).run();
+    auto now = detail::boottime_ns();
+    LockInfo info;
+    {
+      Query holder(c, Sql::inspect_holder);
+      holder.bind_blob(1, name).bind(2, now);
+      if (holder.step()) info = holder_info(holder, 0, now);
+    }
+    info.name = std::string(name);
+    {
+      Query count(c, Sql::count_waiters);
+      count.bind_blob(1, name).bind(2, now);
+      if (count.step()) info.waiters = static_cast<std::size_t>(count.int64(0));
+    }
+    Query(c, Sql::commit).run();
+    return info;
+  });
+}
+
+std::vector<LockInfo> SqliteBackend::list() {
+  std::lock_guard lock(mu_);
+  Connection& c = *conn_;
+  return c.run([&] {
+    std::vector<LockInfo> out;
+    auto now = detail::boottime_ns();
+    Query q(c, Sql::list_holders);
+    q.bind(1, now);
+    while (q.step()) {
+      LockInfo info = holder_info(q, 1, now);
+      info.name = q.blob(0);
+      info.waiters = static_cast<std::size_t>(q.int64(7));
+      out.push_back(std::move(info));
+    }
+    return out;
+  });
+}
+
+bool SqliteBackend::clear(std::string_view name) {
+  std::lock_guard lock(mu_);
+  Connection& c = *conn_;
+  return c.run([&] {
+    Query q(c, Sql::clear);
+    q.bind_blob(1, name).bind(2, detail::boottime_ns());
+    bool was_live = false;
+    while (q.step()) was_live = q.int64(0) != 0;
+    return was_live;
+  });
+}
+
+}  // namespace
+
+std::shared_ptr<Backend> make_backend(const Options& options) {
+  auto shared = std::make_shared<Shared>();
+  shared->settings = settings_from(options);
+  auto identity = std::make_shared<Identity>();
+  identity->boot_id = options.boot_id.empty() ? detail::read_boot_id() : options.boot_id;
+  identity->pid_ns = detail::read_pid_namespace();
+  shared->identity = std::move(identity);
+  return std::make_shared<SqliteBackend>(std::move(shared));
+}
+
+Options options_from_config(const nlohmann::json& section) {
+  ConfigSection config(section, "sqlite");
+  Options options;
+  if (auto path = config.string("path")) {
+    if (path->empty()) throw ConfigError(config.path("path"), "must not be empty");
+    options.path = *path;
+  }
+  if (auto v = config.milliseconds("busy_timeout_ms", 0ms, 24h)) options.busy_timeout = *v;
+  if (auto v = config.milliseconds("heartbeat_ms", 0ms, 1h)) options.heartbeat_interval = *v;
+  if (auto v = config.milliseconds("poll_ms", 0ms, 10s)) options.poll_interval = *v;
+  config.finish();
+  return options;
+}
+
+void register_backend(Registry& registry) {
+  registry.add("sqlite", [](const nlohmann::json& section) { return make_backend(options_from_config(section)); });
+}
+
+namespace detail {
+bool register_global() {
+  register_backend(Registry::global());
+  return true;
+}
+}  // namespace detail
+
+}  // namespace baton::sqlite

@@ -1,0 +1,33 @@
+// The entry point: runs a helper task or the Catch2 session. Catch2's
+// implementation is compiled here, once, for every program that links
+// baton::conformance.
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <string_view>
+
+#include "baton/conformance.hpp"
+#include "support.hpp"
+
+namespace baton::conformance {
+
+int main(int argc, char** argv, const Suite& suite) {
+  detail::set_suite(suite);
+  if (argc >= 2 && std::string_view(argv[1]) == detail::helper_marker) {
+    return detail::run_helper(argc - 2, argv + 2);
+  }
+  // Keep every test source of this static library in the link.
+  detail::anchor_exclusion();
+  detail::anchor_fifo();
+  detail::anchor_timeouts();
+  detail::anchor_lease();
+  detail::anchor_tokens();
+  detail::anchor_inspect();
+  detail::anchor_names();
+  ::signal(SIGPIPE, SIG_IGN);
+  return Catch::Session().run(argc, argv);
+}
+
+}  // namespace baton::conformance

@@ -1,0 +1,248 @@
+// DESIGN 1.9 inspection, 1.10 admin clear.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "baton/error.hpp"
+#include "support.hpp"
+
+namespace baton::conformance::detail {
+void anchor_inspect() {}
+}  // namespace baton::conformance::detail
+
+using namespace baton::conformance::detail;
+
+namespace {
+
+std::string host_name() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+}  // namespace
+
+TEST_CASE("inspect reports holder, token, times and waiters", "[conformance][inspect][smoke]") {
+  auto manager = make_manager();
+  const auto name = unique_name("inspect");
+
+  auto info = manager.inspect(name);
+  CHECK(info.name == name);
+  CHECK_FALSE(info.held);
+  CHECK(info.waiters == 0);
+
+  auto holder = manager.lock(name, {.ttl = 2000ms});
+  const auto before = std::chrono::system_clock::now();
+  holder.acquire();
+  const auto after = std::chrono::system_clock::now();
+  info = manager.inspect(name);
+  CHECK(info.name == name);
+  CHECK(info.held);
+  CHECK(info.token == holder.token());
+  CHECK(info.pid == ::getpid());
+  CHECK(info.host == host_name());
+  CHECK_FALSE(info.owner.empty());
+  CHECK(info.acquired_at >= before - 2s);
+  CHECK(info.acquired_at <= after + 2s);
+  CHECK(info.expires_in > 0ms);
+  CHECK(info.expires_in <= 2000ms);
+  CHECK(info.waiters == 0);
+  const auto holder_owner = info.owner;
+
+  // Count waiters as they queue and as they leave.
+  std::vector<baton::Lock> locks;
+  for (int i = 0; i < 3; ++i) locks.push_back(manager.lock(name));
+  std::vector<std::unique_ptr<ThreadWaiter>> waiters;
+  for (int i = 0; i < 3; ++i) {
+    waiters.push_back(std::make_unique<ThreadWaiter>(locks[i], 20s));
+    INFO("waiters queued: " << i + 1);
+    CHECK(wait_for_waiters(manager, name, static_cast<std::size_t>(i + 1)) == static_cast<std::size_t>(i + 1));
+  }
+  info = manager.inspect(name);
+  CHECK(info.held);
+  CHECK(info.owner == holder_owner);  // waiters do not change the holder
+  for (int i = 2; i >= 0; --i) {
+    waiters[i]->request_stop();
+    REQUIRE(waiters[i]->result(2s) == std::optional<bool>(false));
+    INFO("waiters left: " << i);
+    CHECK(wait_for_waiters(manager, name, static_cast<std::size_t>(i), 1s) == static_cast<std::size_t>(i));
+  }
+
+  holder.release();
+  info = manager.inspect(name);
+  CHECK_FALSE(info.held);
+  CHECK(info.waiters == 0);
+
+  // Another instance is another owner.
+  auto second = manager.lock(name);
+  second.acquire();
+  info = manager.inspect(name);
+  CHECK(info.held);
+  CHECK(info.token == second.token());
+  CHECK_FALSE(info.owner.empty());
+  CHECK(info.owner != holder_owner);
+  second.release();
+}
+
+TEST_CASE("inspect sees a holder and waiters in other processes", "[conformance][inspect][process]") {
+  TempDir dir;
+  auto manager = make_manager();
+  const auto name = unique_name("inspect-proc");
+  const auto holder_dir = dir / "holder";
+  fs::create_directory(holder_dir);
+  Helper holder("hold", {name, holder_dir.string(), "30000", "1"});
+  REQUIRE(wait_for_file(holder_dir / "acquired", 20s));
+  const auto acquired = read_file(holder_dir / "acquired").value_or("");
+  Helper waiter("wait", {name, dir.path().string(), "0", "30000", "release"});
+  REQUIRE(wait_for_file(dir / "ready-0", 20s));
+  CHECK(wait_for_waiters(manager, name, 1) == 1);
+
+  const auto info = manager.inspect(name);
+  CHECK(info.held);
+  CHECK(info.pid == holder.pid());
+  CHECK(std::to_string(info.token) == field(acquired, "token"));
+  CHECK(info.host == host_name());
+  CHECK_FALSE(info.owner.empty());
+  CHECK(info.expires_in > 0ms);
+  CHECK(info.expires_in <= 30000ms);
+  CHECK(info.waiters == 1);
+
+  write_file(holder_dir / "release", "");
+  REQUIRE(holder.wait_exit(10s) == std::optional<int>(0));
+  CHECK(field(read_file(holder_dir / "result").value_or(""), "release") == "ok");
+  REQUIRE(waiter.wait_exit(10s) == std::optional<int>(0));
+  CHECK_FALSE(manager.inspect(name).held);
+  CHECK(manager.inspect(name).waiters == 0);
+}
+
+TEST_CASE("list() gives every held lock and no free one", "[conformance][inspect][smoke]") {
+  TempDir dir;
+  auto manager = make_manager();
+  const auto base = unique_name("list") + "/";
+  std::vector<baton::Lock> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(manager.lock(base + "held-" + std::to_string(i)));
+    held.back().acquire();
+  }
+  auto released = manager.lock(base + "released");
+  released.acquire();
+  released.release();
+  auto waited_on = manager.lock(base + "never-held");  // made, never acquired
+  Helper other("hold", {base + "other-process", dir.path().string(), "30000", "1"});
+  REQUIRE(wait_for_file(dir / "acquired", 20s));
+
+  std::map<std::string, baton::LockInfo> mine;
+  for (auto& info : manager.list()) {
+    if (info.name.rfind(base, 0) == 0) {
+      INFO("listed twice: " << info.name);
+      CHECK(mine.count(info.name) == 0);
+      mine[info.name] = info;
+    }
+  }
+  CHECK(mine.size() == 4);
+  for (auto& lock : held) {
+    INFO("name " << lock.name());
+    REQUIRE(mine.count(lock.name()) == 1);
+    const auto& info = mine[lock.name()];
+    CHECK(info.held);
+    CHECK(info.token == lock.token());
+    CHECK(info.pid == ::getpid());
+  }
+  REQUIRE(mine.count(base + "other-process") == 1);
+  CHECK(mine[base + "other-process"].pid == other.pid());
+  CHECK(mine.count(base + "released") == 0);
+  CHECK(mine.count(base + "never-held") == 0);
+
+  write_file(dir / "release", "");
+  REQUIRE(other.wait_exit(10s) == std::optional<int>(0));
+  for (auto& lock : held) lock.release();
+  for (auto& info : manager.list()) CHECK(info.name.rfind(base, 0) != 0);
+}
+
+TEST_CASE("clear frees a held lock, the old holder cannot free the new grant, waiters keep their places",
+          "[conformance][clear]") {
+  auto manager = make_manager();
+  const auto name = unique_name("clear");
+  CHECK_FALSE(manager.clear(unique_name("clear-free")));  // nothing to clear
+
+  auto old_holder = manager.lock(name);  // default ttl: renews only every ~10 s
+  auto first = manager.lock(name);
+  auto second = manager.lock(name);
+  old_holder.acquire();
+  const auto old_token = old_holder.token();
+
+  std::mutex mu;
+  std::vector<std::string> order;
+  std::atomic<bool> let_first_go{false};
+  ThreadWaiter first_waiter(first, 20s, [&](baton::Lock& l) {
+    {
+      std::lock_guard g(mu);
+      order.push_back("first");
+    }
+    eventually(10s, [&] { return let_first_go.load(); });
+    l.release();
+  });
+  REQUIRE(wait_for_waiters(manager, name, 1) == 1);
+  ThreadWaiter second_waiter(second, 20s, [&](baton::Lock& l) {
+    {
+      std::lock_guard g(mu);
+      order.push_back("second");
+    }
+    l.release();
+  });
+  REQUIRE(wait_for_waiters(manager, name, 2) == 2);
+
+  REQUIRE(manager.clear(name));
+  // The head of the queue gets it, the one behind keeps waiting.
+  REQUIRE(first_waiter.result(2s) == std::optional<bool>(true));
+  CHECK(first_waiter.token() > old_token);
+  CHECK_FALSE(second_waiter.returned());
+
+  // The old holder's release reports the loss and leaves the new grant alone.
+  CHECK_THROWS_AS(old_holder.release(), baton::LockLost);
+  CHECK_FALSE(old_holder.holds());
+  auto info = manager.inspect(name);
+  CHECK(info.held);
+  CHECK(info.token == first_waiter.token());
+  CHECK(info.waiters == 1);
+  std::this_thread::sleep_for(100ms);
+  CHECK_FALSE(second_waiter.returned());
+
+  let_first_go = true;
+  REQUIRE(second_waiter.result(5s) == std::optional<bool>(true));
+  CHECK(second_waiter.token() > first_waiter.token());
+  REQUIRE(first_waiter.finish(5s));
+  CHECK(first_waiter.then_error().empty());
+  REQUIRE(second_waiter.finish(5s));
+  std::lock_guard g(mu);
+  CHECK(order == std::vector<std::string>{"first", "second"});
+}
+
+TEST_CASE("clear frees a lock held by another process, whose release then reports the loss",
+          "[conformance][clear][process]") {
+  TempDir dir;
+  auto manager = make_manager();
+  const auto name = unique_name("clear-proc");
+  Helper holder("hold", {name, dir.path().string(), "30000", "1"});
+  REQUIRE(wait_for_file(dir / "acquired", 20s));
+  auto mine = manager.lock(name);
+  CHECK_FALSE(mine.try_acquire());
+  REQUIRE(manager.clear(name));
+  REQUIRE(mine.try_acquire());
+  write_file(dir / "release", "");
+  REQUIRE(holder.wait_exit(10s) == std::optional<int>(0));
+  const auto result = read_file(dir / "result").value_or("");
+  INFO("helper result: " << result);
+  CHECK(field(result, "release") == "lost");
+  const auto info = manager.inspect(name);
+  CHECK(info.held);
+  CHECK(info.token == mine.token());
+  CHECK(info.pid == ::getpid());
+  mine.release();
+  CHECK_FALSE(manager.clear(name));
+}

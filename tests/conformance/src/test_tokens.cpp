@@ -1,0 +1,114 @@
+// DESIGN 1.7 fencing tokens.
+#include <catch2/catch.hpp>
+
+#include "baton/error.hpp"
+#include "support.hpp"
+
+namespace baton::conformance::detail {
+void anchor_tokens() {}
+}  // namespace baton::conformance::detail
+
+using namespace baton::conformance::detail;
+
+TEST_CASE("fencing tokens strictly increase across grants, instances, processes, expiry, clear and restart",
+          "[conformance][tokens][slow]") {
+  const auto name = unique_name("tokens");
+  std::uint64_t last = 0;
+  int grants = 0;
+  auto next = [&](std::uint64_t token, const char* what) {
+    INFO("grant " << grants << " (" << what << "): token " << token << " after " << last);
+    CHECK(token > last);
+    last = token;
+    ++grants;
+  };
+
+  {
+    auto manager = make_manager();
+    auto a = manager.lock(name);
+    auto b = manager.lock(name);
+
+    a.acquire();
+    next(a.token(), "first");
+    a.acquire();
+    CHECK(a.token() == last);  // re-entry is not a grant
+    a.release();
+    CHECK(a.token() == last);
+    a.release();
+    a.acquire();
+    next(a.token(), "same instance again");
+    a.release();
+    REQUIRE(b.try_acquire());
+    next(b.token(), "another instance");
+    b.release();
+
+    // Another backend object and manager in this process.
+    {
+      auto other_manager = make_manager();
+      auto c = other_manager.lock(name);
+      REQUIRE(c.acquire_for(2s));
+      next(c.token(), "another manager");
+      c.release();
+    }
+
+    // Another process.
+    {
+      TempDir dir;
+      Helper helper("wait", {name, dir.path().string(), "0", "10000", "release"});
+      const auto rc = helper.wait_exit(20s);
+      REQUIRE(rc.has_value());
+      REQUIRE(*rc == 0);
+      const auto lines = read_lines(dir / "order");
+      REQUIRE(lines.size() == 1);
+      next(std::stoull(field(lines[0], "token")), "another process");
+    }
+
+    // After an expiry.
+    {
+      auto e = manager.lock(name, {.ttl = 1000ms, .auto_renew = false});
+      e.acquire();
+      next(e.token(), "before expiry");
+      REQUIRE(b.acquire_for(4s));
+      next(b.token(), "after expiry");
+      CHECK_THROWS_AS(e.release(), baton::LockLost);
+      b.release();
+    }
+
+    // After a clear.
+    a.acquire();
+    next(a.token(), "before clear");
+    REQUIRE(manager.clear(name));
+    REQUIRE(b.acquire_for(2s));
+    next(b.token(), "after clear");
+    CHECK_THROWS_AS(a.release(), baton::LockLost);
+    b.release();
+  }
+
+  // After a restart of the client: every backend object and manager gone.
+  auto manager = make_manager();
+  auto d = manager.lock(name);
+  REQUIRE(d.acquire_for(2s));
+  next(d.token(), "after restart");
+  d.release();
+}
+
+TEST_CASE("fencing tokens of queued waiters increase in grant order", "[conformance][tokens]") {
+  auto manager = make_manager();
+  const auto name = unique_name("tokens-queue");
+  auto holder = manager.lock(name);
+  holder.acquire();
+  std::vector<baton::Lock> locks;
+  for (int i = 0; i < 4; ++i) locks.push_back(manager.lock(name));
+  std::vector<std::unique_ptr<ThreadWaiter>> waiters;
+  for (int i = 0; i < 4; ++i) {
+    waiters.push_back(std::make_unique<ThreadWaiter>(locks[i], 20s, [](baton::Lock& l) { l.release(); }));
+    REQUIRE(wait_for_waiters(manager, name, static_cast<std::size_t>(i + 1)) == static_cast<std::size_t>(i + 1));
+  }
+  std::uint64_t last = holder.token();
+  holder.release();
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(waiters[i]->result(10s) == std::optional<bool>(true));
+    INFO("waiter " << i);
+    CHECK(waiters[i]->token() > last);
+    last = waiters[i]->token();
+  }
+}

@@ -1,0 +1,586 @@
+// Tests of what is particular to the SQLite backend: its schema, its clock,
+// reboots, a busy database, dead waiters and holders, config keys. The lock
+// contract itself is the conformance suite's business.
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "baton/error.hpp"
+#include "baton/lock_manager.hpp"
+#include "baton/sqlite.hpp"
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using baton::Clock;
+
+namespace {
+
+// A fresh directory per test, removed afterwards.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "baton-sqlite-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path db() const { return path / "baton.db"; }
+};
+
+baton::Owner owner(const std::string& id) { return baton::Owner{id, "test-host", static_cast<std::int64_t>(getpid())}; }
+
+baton::sqlite::Options options_for(const fs::path& db) {
+  baton::sqlite::Options o;
+  o.path = db;
+  return o;
+}
+
+// A raw connection for peeking and poking. Not copyable.
+struct Raw {
+  sqlite3* db = nullptr;
+  explicit Raw(const fs::path& path) {
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+  }
+  Raw(const Raw&) = delete;
+  Raw& operator=(const Raw&) = delete;
+  ~Raw() { sqlite3_close(db); }
+  void exec(const std::string& sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    INFO(sql << ": " << (err ? err : ""));
+    sqlite3_free(err);
+    REQUIRE(rc == SQLITE_OK);
+  }
+  // First column of the first row as int64 (0 without a row; -1 for NULL).
+  std::int64_t scalar(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+    std::int64_t v = 0;
+    if (sqlite3_step(stmt) == SQLITE_ROW) v = sqlite3_column_type(stmt, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return v;
+  }
+  std::string text(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+    std::string v;
+    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr)
+      v = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    return v;
+  }
+};
+
+std::int64_t boottime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+template <class F>
+auto elapsed(F&& f) {
+  auto start = Clock::now();
+  f();
+  return Clock::now() - start;
+}
+
+}  // namespace
+
+TEST_CASE("a new database file gets the schema in WAL mode") {
+  TempDir dir;
+  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+  REQUIRE(fs::exists(dir.db()));
+  Raw raw(dir.db());
+  CHECK(raw.text("PRAGMA journal_mode") == "wal");
+  for (const char* table : {"baton_meta", "baton_waiters", "baton_holders"}) {
+    CHECK(raw.scalar(std::string("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='") + table + "'") == 1);
+  }
+  CHECK(raw.text("SELECT value FROM baton_meta WHERE key='schema_version'") == "1");
+  CHECK_FALSE(raw.text("SELECT value FROM baton_meta WHERE key='boot_id'").empty());
+  CHECK(backend->kind() == "sqlite");
+  // Opening again is harmless.
+  auto again = baton::sqlite::make_backend(options_for(dir.db()));
+  CHECK(again->list().empty());
+}
+
+TEST_CASE("a newer schema version is refused, not misread") {
+  TempDir dir;
+  { auto backend = baton::sqlite::make_backend(options_for(dir.db())); }
+  {
+    Raw raw(dir.db());
+    raw.exec("UPDATE baton_meta SET value='99' WHERE key='schema_version'");
+  }
+  CHECK_THROWS_AS(baton::sqlite::make_backend(options_for(dir.db())), baton::BackendError);
+}
+
+TEST_CASE("a path that cannot be opened is BackendUnavailable naming the file") {
+  TempDir dir;
+  auto bad = dir.path / "no-such-dir" / "baton.db";
+  try {
+    baton::sqlite::make_backend(options_for(bad));
+    FAIL("no exception");
+  } catch (const baton::BackendUnavailable& e) {
+    CHECK_THAT(e.what(), Catch::Contains(bad.string()));
+  }
+}
+
+TEST_CASE("a file that is not a database is BackendError") {
+  TempDir dir;
+  {
+    std::FILE* f = std::fopen(dir.db().c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fputs("this is certainly not an SQLite database, just some text long enough..........", f);
+    std::fclose(f);
+  }
+  CHECK_THROWS_AS(baton::sqlite::make_backend(options_for(dir.db())), baton::BackendError);
+}
+
+TEST_CASE("tokens strictly increase across names, deletes, clear and reopen") {
+  TempDir dir;
+  std::uint64_t last = 0;
+  auto expect_greater = [&](std::optional<std::uint64_t> token) {
+    REQUIRE(token.has_value());
+    CHECK(*token > last);
+    last = *token;
+  };
+  {
+    auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+    auto a = backend->open("a", owner("owner-a"));
+    auto b = backend->open("b", owner("owner-b"));
+    expect_greater(a->acquire(Clock::now() + 1s, 30s, {}));
+    expect_greater(b->try_acquire(30s));
+    CHECK(a->release());
+    CHECK(b->release());
+    expect_greater(a->try_acquire(30s));
+    CHECK(backend->clear("a"));
+    CHECK_FALSE(a->release());  // cleared: the old grant is gone
+    expect_greater(b->acquire(Clock::now() + 1s, 30s, {}));
+    CHECK(b->release());
+    // A waiter that timed out consumed a ticket but left no row.
+    auto c = backend->open("c", owner("owner-c"));
+    auto d = backend->open("c", owner("owner-d"));
+    expect_greater(c->acquire(Clock::now() + 1s, 30s, {}));
+    CHECK_FALSE(d->acquire(Clock::now() + 50ms, 30s, {}).has_value());
+    CHECK(c->release());
+  }
+  {
+    Raw raw(dir.db());
+    CHECK(raw.scalar("SELECT count(*) FROM baton_waiters") == 0);
+    CHECK(raw.scalar("SELECT count(*) FROM baton_holders") == 0);
+  }
+  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+  auto a = backend->open("a", owner("owner-a2"));
+  auto token = a->acquire(Clock::now() + 1s, 30s, {});
+  expect_greater(token);
+  CHECK(*token < (std::uint64_t{1} << 32));  // same boot: no jump
+  CHECK(a->release());
+}
+
+TEST_CASE("a simulated reboot voids old leases and moves tokens 2^32 ahead") {
+  TempDir dir;
+  auto before = options_for(dir.db());
+  before.boot_id = "boot-one";
+  auto old_backend = baton::sqlite::make_backend(before);
+  auto old_lock = old_backend->open("job", owner("old"));
+  auto old_token = old_lock->acquire(Clock::now() + 1s, baton::forever, {});
+  REQUIRE(old_token.has_value());
+  CHECK(old_backend->inspect("job").held);
+
+  auto after = options_for(dir.db());
+  after.boot_id = "boot-two";
+  auto new_backend = baton::sqlite::make_backend(after);
+  CHECK_FALSE(new_backend->inspect("job").held);
+  auto new_lock = new_backend->open("job", owner("new"));
+  auto new_token = new_lock->try_acquire(30s);
+  REQUIRE(new_token.has_value());
+  CHECK(*new_token >= *old_token + (std::uint64_t{1} << 32));
+
+  // The old grant is gone for its owner too, and cannot free the new one.
+  CHECK_FALSE(old_lock->renew(30s));
+  CHECK_FALSE(old_lock->release());
+  auto info = new_backend->inspect("job");
+  CHECK(info.held);
+  CHECK(info.owner == "new");
+  CHECK(info.token == *new_token);
+
+  // Another open in the same boot does not jump again.
+  auto third = baton::sqlite::make_backend(after);
+  CHECK(new_lock->release());
+  auto again = third->open("job", owner("third"))->try_acquire(30s);
+  REQUIRE(again.has_value());
+  CHECK(*again == *new_token + 1);
+  Raw raw(dir.db());
+  CHECK(raw.scalar("SELECT count(*) FROM sqlite_sequence WHERE name = 'baton_waiters'") == 1);
+}
+
+TEST_CASE("clear removes a lease of any length, and only a live one counts") {
+  TempDir dir;
+  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+  auto lock = backend->open("c", owner("o"));
+  REQUIRE(lock->try_acquire(baton::forever));
+  CHECK(backend->clear("c"));
+  CHECK_FALSE(backend->clear("c"));
+  CHECK_FALSE(lock->renew(30s));
+  REQUIRE(lock->try_acquire(50ms));
+  std::this_thread::sleep_for(80ms);
+  CHECK_FALSE(backend->inspect("c").held);
+  CHECK_FALSE(backend->clear("c"));  // expired: nothing live was removed
+  CHECK_FALSE(lock->release());
+}
+
+TEST_CASE("leases are kept on CLOCK_BOOTTIME, not the wall clock") {
+  TempDir dir;
+  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+  auto lock = backend->open("clock", owner("o"));
+  auto before = boottime_ns();
+  REQUIRE(lock->acquire(Clock::now() + 1s, 10s, {}));
+  auto after = boottime_ns();
+  Raw raw(dir.db());
+  auto expires = raw.scalar("SELECT expires_at FROM baton_holders");
+  // The stored expiry is boottime + ttl in ns, nowhere near wall-clock time
+  // (which is ~1.7e18 ns since 1970), so a wall-clock step cannot move it.
+  CHECK(expires >= before + 10'000'000'000);
+  CHECK(expires <= after + 10'000'000'000);
+  timespec wall{};
+  clock_gettime(CLOCK_REALTIME, &wall);
+  CHECK(std::llabs(expires - (std::int64_t{wall.tv_sec} * 1'000'000'000)) > 1'000'000'000'000LL);
+  auto acquired_ms = raw.scalar("SELECT acquired_at FROM baton_holders");
+  CHECK(std::llabs(acquired_ms - std::int64_t{wall.tv_sec} * 1000) < 5000);  // display only, wall clock
+
+  auto info = backend->inspect("clock");
+  CHECK(info.expires_in > 9s);
+  CHECK(info.expires_in <= 10s);
+  CHECK(lock->renew(baton::forever));
+  CHECK(raw.scalar("SELECT expires_at FROM baton_holders") == -1);  // NULL: forever
+  CHECK(backend->inspect("clock").expires_in == baton::forever);
+  CHECK(lock->release());
+}
+
+TEST_CASE("an expired lease frees the lock and its owner learns of the loss") {
+  TempDir dir;
+  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+  auto first = backend->open("lease", owner("first"));
+  auto second = backend->open("lease", owner("second"));
+  REQUIRE(first->acquire(Clock::now() + 1s, 150ms, {}));
+  CHECK_FALSE(second->try_acquire(30s));
+  // The waiter is woken by the expiry itself (nobody writes at expiry).
+  std::optional<std::uint64_t> got;
+  auto waited = elapsed([&] { got = second->acquire(Clock::now() + 2s, 30s, {}); });
+  REQUIRE(got);
+  CHECK(waited < 1s);
+  CHECK_FALSE(first->renew(30s));
+  CHECK_FALSE(first->release());
+  CHECK(backend->inspect("lease").owner == "second");
+  CHECK(second->release());
+}
+
+TEST_CASE("a database locked by another writer: waited out, or BackendUnavailable after busy_timeout") {
+  TempDir dir;
+  auto opts = options_for(dir.db());
+  opts.busy_timeout = 300ms;
+  auto backend = baton::sqlite::make_backend(opts);
+  auto lock = backend->open("busy", owner("o"));
+
+  SECTION("longer than busy_timeout") {
+    Raw raw(dir.db());
+    raw.exec("BEGIN IMMEDIATE");
+    auto took = elapsed([&] {
+      try {
+        lock->try_acquire(30s);
+        FAIL("no exception");
+      } catch (const baton::BackendUnavailable& e) {
+        CHECK_THAT(e.what(), Catch::Contains(dir.db().string()));
+      }
+    });
+    CHECK(took >= 250ms);
+    CHECK(took < 1500ms);
+    CHECK_THROWS_AS(backend->clear("busy"), baton::BackendUnavailable);
+    // acquire too: its deadline is far, so this is a failure, not a timeout.
+    CHECK_THROWS_AS(lock->acquire(Clock::now() + 10s, 30s, {}), baton::BackendUnavailable);
+    raw.exec("ROLLBACK");
+    CHECK(lock->try_acquire(30s));
+    CHECK(lock->release());
+  }
+  SECTION("shorter than busy_timeout") {
+    Raw raw(dir.db());
+    raw.exec("BEGIN IMMEDIATE");
+    std::thread unlocker([&] {
+      std::this_thread::sleep_for(150ms);
+      raw.exec("COMMIT");
+    });
+    std::optional<std::uint64_t> token;
+    auto took = elapsed([&] { token = lock->try_acquire(30s); });
+    unlocker.join();
+    CHECK(token.has_value());
+    CHECK(took >= 100ms);
+    CHECK(lock->release());
+  }
+  SECTION("an acquire whose deadline comes first just times out") {
+    auto patient = options_for(dir.db());
+    patient.busy_timeout = 5s;
+    auto patient_backend = baton::sqlite::make_backend(patient);
+    auto patient_lock = patient_backend->open("busy", owner("p"));
+    Raw raw(dir.db());
+    raw.exec("BEGIN IMMEDIATE");
+    std::optional<std::uint64_t> token{1};
+    auto took = elapsed([&] { token = patient_lock->acquire(Clock::now() + 200ms, 30s, {}); });
+    raw.exec("ROLLBACK");
+    CHECK_FALSE(token.has_value());
+    CHECK(took < 1s);
+    CHECK(raw.scalar("SELECT count(*) FROM baton_waiters") == 0);
+  }
+}
+
+TEST_CASE("a waiter whose heartbeat stopped is pruned, a live one is not") {
+  TempDir dir;
+  auto opts = options_for(dir.db());
+  opts.heartbeat_interval = 50ms;
+  opts.boot_id = "test-boot";
+  auto backend = baton::sqlite::make_backend(opts);
+  auto holder = backend->open("q", owner("holder"));
+  REQUIRE(holder->acquire(Clock::now() + 1s, 30s, {}));
+
+  SECTION("stale heartbeat") {
+    // A waiter of another host (so no pid check) that stops beating 300 ms
+    // from now, queued ahead of `next`.
+    Raw raw(dir.db());
+    raw.exec("INSERT INTO baton_waiters(name, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, heartbeat_deadline) "
+             "VALUES(CAST('q' AS BLOB), 'ghost', 'elsewhere', 1, 1, NULL, 'pid:[elsewhere]', 'test-boot', " +
+             std::to_string(boottime_ns() + 300'000'000) + ")");
+    CHECK(backend->inspect("q").waiters == 1);
+    CHECK(holder->release());
+    auto next = backend->open("q", owner("next"));
+    CHECK_FALSE(next->try_acquire(30s));  // never jumps the queue
+    std::optional<std::uint64_t> got;
+    auto took = elapsed([&] { got = next->acquire(Clock::now() + 3s, 30s, {}); });
+    REQUIRE(got);
+    CHECK(took > 150ms);
+    CHECK(took < 1s);
+    CHECK(raw.scalar("SELECT count(*) FROM baton_waiters WHERE owner='ghost'") == 0);
+    CHECK(next->release());
+  }
+  SECTION("a dead process is dead at once, heartbeat or not") {
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    REQUIRE(child > 0);
+    waitpid(child, nullptr, 0);
+    std::string ns;
+    {
+      char buffer[256];
+      auto n = readlink("/proc/self/ns/pid", buffer, sizeof buffer);
+      REQUIRE(n > 0);
+      ns.assign(buffer, static_cast<std::size_t>(n));
+    }
+    Raw raw(dir.db());
+    raw.exec("INSERT INTO baton_waiters(name, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, heartbeat_deadline) "
+             "VALUES(CAST('q' AS BLOB), 'gone', 'test-host', " + std::to_string(child) + ", " + std::to_string(child) +
+             ", NULL, '" + ns + "', 'test-boot', " + std::to_string(boottime_ns() + 60'000'000'000) + ")");
+    CHECK(backend->inspect("q").waiters == 0);
+    CHECK(holder->release());
+    auto next = backend->open("q", owner("next"));
+    CHECK(next->try_acquire(30s));
+    CHECK(next->release());
+  }
+  SECTION("a live waiter keeps its place past three heartbeat intervals") {
+    auto waiter = backend->open("q", owner("waiter"));
+    std::optional<std::uint64_t> got;
+    std::thread t([&] { got = waiter->acquire(Clock::now() + 5s, 30s, {}); });
+    std::this_thread::sleep_for(400ms);
+    CHECK(backend->inspect("q").waiters == 1);
+    CHECK(holder->release());
+    t.join();
+    CHECK(got.has_value());
+    CHECK(waiter->release());
+  }
+}
+
+TEST_CASE("a SIGKILLed holder on this host frees the lock at once") {
+  TempDir dir;
+  auto opts = options_for(dir.db());
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  pid_t child = fork();
+  if (child == 0) {
+    try {
+      auto backend = baton::sqlite::make_backend(opts);
+      auto lock = backend->open("killed", owner("child"));
+      char ok = lock->acquire(Clock::now() + 5s, 60s, {}) ? '1' : '0';
+      (void)!write(ready[1], &ok, 1);
+      pause();
+    } catch (...) {
+    }
+    _exit(1);
+  }
+  REQUIRE(child > 0);
+  close(ready[1]);
+  char ok = 0;
+  REQUIRE(read(ready[0], &ok, 1) == 1);
+  close(ready[0]);
+  REQUIRE(ok == '1');
+  auto backend = baton::sqlite::make_backend(opts);
+  auto lock = backend->open("killed", owner("parent"));
+  CHECK_FALSE(lock->try_acquire(30s));
+  kill(child, SIGKILL);
+  // Not reaped yet: a zombie counts as dead too.
+  std::optional<std::uint64_t> got;
+  auto took = elapsed([&] { got = lock->acquire(Clock::now() + 5s, 30s, {}); });
+  waitpid(child, nullptr, 0);
+  REQUIRE(got);
+  CHECK(took < 1s);  // not the 60 s lease
+  CHECK(lock->release());
+}
+
+TEST_CASE("a timed-out or stopped acquire leaves no row") {
+  TempDir dir;
+  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+  auto holder = backend->open("t", owner("holder"));
+  auto waiter = backend->open("t", owner("waiter"));
+  REQUIRE(holder->acquire(Clock::now() + 1s, 30s, {}));
+  auto took = elapsed([&] { CHECK_FALSE(waiter->acquire(Clock::now() + 100ms, 30s, {})); });
+  CHECK(took >= 100ms);
+  CHECK(took < 400ms);
+  std::stop_source stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(100ms);
+    stop.request_stop();
+  });
+  took = elapsed([&] { CHECK_FALSE(waiter->acquire(Clock::now() + 10s, 30s, stop.get_token())); });
+  stopper.join();
+  CHECK(took < 1s);
+  Raw raw(dir.db());
+  CHECK(raw.scalar("SELECT count(*) FROM baton_waiters") == 0);
+  CHECK(backend->inspect("t").waiters == 0);
+  CHECK(holder->release());
+}
+
+TEST_CASE("hand-off between waiters is FIFO and quick") {
+  TempDir dir;
+  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+  auto holder = backend->open("f", owner("holder"));
+  REQUIRE(holder->acquire(Clock::now() + 1s, 30s, {}));
+  constexpr int n = 4;
+  std::vector<std::unique_ptr<baton::BackendLock>> locks;
+  for (int i = 0; i < n; ++i) locks.push_back(backend->open("f", owner("w" + std::to_string(i))));
+  std::vector<int> order;
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      auto token = locks[i]->acquire(Clock::now() + 10s, 30s, {});
+      REQUIRE(token);
+      {
+        std::lock_guard g(mu);
+        order.push_back(i);
+      }
+      std::this_thread::sleep_for(5ms);
+      CHECK(locks[i]->release());
+    });
+    // Let each waiter reach the queue before the next.
+    auto deadline = Clock::now() + 2s;
+    while (backend->inspect("f").waiters < static_cast<std::size_t>(i + 1) && Clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+  }
+  auto took = elapsed([&] {
+    CHECK(holder->release());
+    for (auto& t : threads) t.join();
+  });
+  CHECK(order == std::vector<int>{0, 1, 2, 3});
+  CHECK(took < 500ms);  // 4 x 5 ms of holding plus hand-offs
+}
+
+TEST_CASE("names are bytes: NUL, quotes, % and * are used verbatim") {
+  TempDir dir;
+  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+  const std::vector<std::string> names = {
+      std::string("a\0b", 3), std::string("a\0c", 3), "a", "'; DROP TABLE baton_holders; --",
+      "%", "*", "a%", "\"quoted\" name", std::string(1024, 'x'), "\xff\xfe not utf-8"};
+  std::vector<std::unique_ptr<baton::BackendLock>> locks;
+  std::set<std::uint64_t> tokens;
+  for (const auto& name : names) {
+    locks.push_back(backend->open(name, owner("o")));
+    auto token = locks.back()->try_acquire(30s);
+    INFO("name #" << locks.size());
+    REQUIRE(token);  // none of them collides with another
+    tokens.insert(*token);
+  }
+  CHECK(tokens.size() == names.size());
+  for (const auto& name : names) {
+    auto info = backend->inspect(name);
+    CHECK(info.held);
+    CHECK(info.name == name);
+  }
+  CHECK_FALSE(backend->inspect(std::string("a\0", 2)).held);
+  CHECK_FALSE(backend->inspect("a_").held);
+  auto listed = backend->list();
+  std::set<std::string> got;
+  for (const auto& info : listed) got.insert(info.name);
+  CHECK(got == std::set<std::string>(names.begin(), names.end()));
+  CHECK(backend->clear(std::string("a\0b", 3)));
+  CHECK(backend->inspect("a").held);
+  CHECK(backend->inspect(std::string("a\0c", 3)).held);
+}
+
+TEST_CASE("config keys, and errors that name them") {
+  using baton::sqlite::options_from_config;
+  auto o = options_from_config({{"path", "/tmp/x.db"}, {"busy_timeout_ms", 500}, {"heartbeat_ms", 100}, {"poll_ms", 1}});
+  CHECK(o.path == "/tmp/x.db");
+  CHECK(o.busy_timeout == 500ms);
+  CHECK(o.heartbeat_interval == 100ms);
+  CHECK(o.poll_interval == 1ms);
+  CHECK(options_from_config(nlohmann::json::object()).path == "baton.db");
+
+  auto key_of = [](const nlohmann::json& section) -> std::string {
+    try {
+      options_from_config(section);
+    } catch (const baton::ConfigError& e) {
+      CHECK_THAT(e.what(), Catch::Contains(e.key()));
+      return e.key();
+    }
+    return "<no error>";
+  };
+  CHECK(key_of({{"pathh", "x"}}) == "sqlite.pathh");
+  CHECK(key_of({{"path", 3}}) == "sqlite.path");
+  CHECK(key_of({{"path", ""}}) == "sqlite.path");
+  CHECK(key_of({{"busy_timeout_ms", "soon"}}) == "sqlite.busy_timeout_ms");
+  CHECK(key_of({{"heartbeat_ms", -1}}) == "sqlite.heartbeat_ms");
+  CHECK(key_of({{"poll_ms", 1e9}}) == "sqlite.poll_ms");
+}
+
+TEST_CASE("the registry builds it by name, and LockManager works on it") {
+  TempDir dir;
+  baton::Registry registry;
+  baton::sqlite::register_backend(registry);
+  CHECK(registry.contains("sqlite"));
+  CHECK(baton::Registry::global().contains("sqlite"));
+  auto backend = registry.make("sqlite", {{"path", dir.db().string()}});
+  CHECK(backend->kind() == "sqlite");
+
+  auto manager = baton::LockManager::from_json(
+      {{"backend", "sqlite"}, {"sqlite", {{"path", dir.db().string()}, {"heartbeat_ms", 200}}}});
+  auto lock = manager.lock("via-manager");
+  lock.acquire();
+  CHECK(lock.token() > 0);
+  auto info = manager.inspect("via-manager");
+  CHECK(info.held);
+  CHECK(info.pid == getpid());
+  lock.release();
+  CHECK_FALSE(manager.inspect("via-manager").held);
+}
