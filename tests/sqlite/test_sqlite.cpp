@@ -471,7 +471,7 @@ TEST_CASE("a timed-out or stopped acquire leaves no row") {
   CHECK(holder->release());
 }
 
-TEST_CASE("hand-off between waiters is FIFO and quick") {
+TEST_CASE("hand-off between waiters is FIFO and never stalls") {
   TempDir dir;
   auto backend = baton::sqlite::make_backend(options_for(dir.db()));
   auto holder = backend->open("f", owner("holder"));
@@ -482,16 +482,22 @@ TEST_CASE("hand-off between waiters is FIFO and quick") {
   std::vector<int> order;
   std::mutex mu;
   std::vector<std::thread> threads;
+  // Catch2 assertions are not thread-safe: threads record, the test thread
+  // asserts.
+  std::atomic<int> failures{0};
   for (int i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
       auto token = locks[i]->acquire(Clock::now() + 10s, 30s, {});
-      REQUIRE(token);
+      if (!token) {
+        ++failures;
+        return;
+      }
       {
         std::lock_guard g(mu);
         order.push_back(i);
       }
       std::this_thread::sleep_for(5ms);
-      CHECK(locks[i]->release());
+      if (!locks[i]->release()) ++failures;
     });
     // Let each waiter reach the queue before the next.
     auto deadline = Clock::now() + 2s;
@@ -502,8 +508,11 @@ TEST_CASE("hand-off between waiters is FIFO and quick") {
     CHECK(holder->release());
     for (auto& t : threads) t.join();
   });
+  CHECK(failures == 0);
   CHECK(order == std::vector<int>{0, 1, 2, 3});
-  CHECK(took < 500ms);  // 4 x 5 ms of holding plus hand-offs
+  // A liveness bound (nobody stalls for a heartbeat or a lease), not a
+  // performance figure: bench/ measures the hand-off.
+  CHECK(took < 5s);
 }
 
 TEST_CASE("names are bytes: NUL, quotes, % and * are used verbatim") {

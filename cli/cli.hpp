@@ -1,0 +1,53 @@
+// cli/cli.hpp: internals of the `baton` command shared by its source files.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <baton/lock_info.hpp>
+
+namespace baton::cli {
+
+// Exit statuses (DESIGN section 4; the numbers follow sysexits.h).
+inline constexpr int exit_not_acquired = 75;  // EX_TEMPFAIL: busy (--no-wait) or timed out
+inline constexpr int exit_lease_lost = 76;    // EX_PROTOCOL: the lease was lost while CMD ran
+inline constexpr int exit_usage = 64;         // EX_USAGE
+inline constexpr int exit_unavailable = 69;   // EX_UNAVAILABLE: backend unreachable
+inline constexpr int exit_software = 70;      // EX_SOFTWARE: other backend error / internal
+inline constexpr int exit_config = 78;        // EX_CONFIG
+inline constexpr int exit_cannot_exec = 127;  // like the shell: CMD cannot be executed
+
+// Grace period between the SIGTERM sent to CMD when the lease is lost and the
+// SIGKILL that follows if CMD is still running.
+inline constexpr std::chrono::seconds kill_grace{10};
+
+struct RunArgs {
+  std::optional<std::filesystem::path> config;
+  std::string name;
+  // Seconds to wait; nullopt: forever.
+  std::optional<double> timeout;
+  bool no_wait = false;
+  // Lease; zero: the config's default.
+  std::chrono::milliseconds ttl{0};
+  std::vector<std::string> command;  // never empty
+};
+
+// `baton run`. Returns the exit status. Throws baton::Error subclasses for
+// failures that main() maps to exit statuses.
+int run(const RunArgs& args);
+
+// One line on stderr: "baton: " + message.
+void error_line(std::string_view message);
+
+// `text` as a JSON string literal (quotes included); bytes that are not valid
+// UTF-8 become U+FFFD. Used to show lock names in messages on one line.
+std::string json_quoted(std::string_view text);
+
+// The JSON object `status` and `list` print for one lock, on one line.
+std::string info_json(const LockInfo& info);
+
+}  // namespace baton::cli

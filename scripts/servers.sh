@@ -1,0 +1,120 @@
+# scripts/servers.sh: throw-away database servers for the backend tests.
+# Sourced by scripts/test.sh, which calls servers_start before the tests and
+# servers_stop on exit (also on failure or ^C, through a trap).
+#
+# Each server is a pair of functions, <name>_start and <name>_stop, that
+# start it on a private port and data directory under $BATON_SERVERS_DIR and
+# stop it again (stop must be safe to call when start failed half-way). The
+# servers to run are listed in BATON_TEST_SERVERS (space separated; SQLite
+# needs none). A started server exports the variable its tests read:
+# BATON_TEST_PG_DSN (127.0.0.1:54329, database baton_test, as
+# config/postgres.json says) and BATON_TEST_REDIS_URL (127.0.0.1:63799, as
+# config/redis.json says). With CI=true a server that does not start fails
+# the run; otherwise its backend's tests are skipped.
+
+: "${BATON_TEST_SERVERS:=postgres redis}"
+# Under the build tree, so a run leaves nothing elsewhere (see postgres_start
+# for the one exception).
+: "${BATON_SERVERS_DIR:=$PWD/build/test-servers}"
+
+_servers_started=()
+
+servers_start() {
+  local s
+  mkdir -p "$BATON_SERVERS_DIR"
+  for s in $BATON_TEST_SERVERS; do
+    echo "servers: starting $s"
+    # Recorded before starting, so a half-started server is stopped too.
+    _servers_started+=("$s")
+    if ! "${s}_start"; then
+      if [[ ${CI:-} == true ]]; then
+        echo "servers: $s did not start; CI=true, so this run fails" >&2
+        return 1
+      fi
+      echo "servers: WARNING: $s did not start; its backend's tests will be skipped" >&2
+    fi
+  done
+}
+
+servers_stop() {
+  local i
+  for ((i = ${#_servers_started[@]} - 1; i >= 0; i--)); do
+    echo "servers: stopping ${_servers_started[i]}"
+    "${_servers_started[i]}_stop" || echo "servers: stopping ${_servers_started[i]} failed" >&2
+  done
+  _servers_started=()
+}
+
+# ---- PostgreSQL -------------------------------------------------------------
+# initdb + pg_ctl as the postgres user (PostgreSQL refuses to run as root),
+# no fsync, loopback only, port 54329, database baton_test.
+: "${BATON_PG_PORT:=54329}"
+_pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+_pg_as() { if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+postgres_start() {
+  local bin dir
+  bin=$(_pg_bin)
+  [[ -x $bin/initdb ]] || { echo "servers: no PostgreSQL server binaries under /usr/lib/postgresql" >&2; return 1; }
+  dir=$BATON_SERVERS_DIR/postgres
+  rm -rf "$dir"
+  mkdir -p "$dir/sock"
+  [[ $EUID -eq 0 ]] && chown -R postgres: "$dir"
+  # The postgres user must reach the data dir through every parent; a clone
+  # under a private home (/root) does not allow that: use /tmp instead.
+  if ! _pg_as test -w "$dir"; then
+    dir=$(mktemp -d /tmp/baton-test-postgres.XXXXXX)
+    mkdir -p "$dir/sock"
+    [[ $EUID -eq 0 ]] && chown -R postgres: "$dir"
+    echo "servers: the build tree is not reachable by the postgres user; PostgreSQL data in $dir"
+  fi
+  _pg_dir=$dir
+  _pg_as "$bin/initdb" -D "$dir/data" --no-sync -A trust -U postgres -E UTF8 >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; return 1; }
+  _pg_as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+    -o "-c fsync=off -c listen_addresses=127.0.0.1 -p $BATON_PG_PORT -k $dir/sock -c max_connections=400" \
+    start >/dev/null || { tail -n 20 "$dir/server.log" >&2; return 1; }
+  _pg_as "$bin/psql" -X -q -h 127.0.0.1 -p "$BATON_PG_PORT" -U postgres -d postgres \
+    -c "CREATE DATABASE baton_test" >/dev/null || return 1
+  export BATON_TEST_PG_DSN="postgresql://postgres@127.0.0.1:$BATON_PG_PORT/baton_test"
+  echo "servers: PostgreSQL on 127.0.0.1:$BATON_PG_PORT (data in $dir/data)"
+}
+
+postgres_stop() {
+  [[ -n ${_pg_dir:-} && -d $_pg_dir/data ]] || return 0
+  _pg_as "$(_pg_bin)/pg_ctl" -D "$_pg_dir/data" -m immediate -w -t 20 stop >/dev/null 2>&1 || true
+  [[ $_pg_dir == /tmp/baton-test-postgres.* ]] && rm -rf "$_pg_dir"
+  unset BATON_TEST_PG_DSN
+}
+
+# ---- Redis ------------------------------------------------------------------
+# No persistence, loopback only, port 63799, daemonized with a pidfile.
+: "${BATON_REDIS_PORT:=63799}"
+
+redis_start() {
+  local dir=$BATON_SERVERS_DIR/redis i
+  command -v redis-server >/dev/null || { echo "servers: redis-server is not installed" >&2; return 1; }
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  _redis_dir=$dir
+  redis-server --port "$BATON_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" || return 1
+  for ((i = 0; i < 100; i++)); do
+    redis-cli -p "$BATON_REDIS_PORT" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.1
+  done
+  # Someone else's server on the port would answer PONG too: insist on ours.
+  [[ -s $dir/redis.pid ]] && kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null \
+    || { echo "servers: redis-server did not start (port $BATON_REDIS_PORT taken?)" >&2; tail -n 5 "$dir/redis.log" >&2; return 1; }
+  export BATON_TEST_REDIS_URL="redis://127.0.0.1:$BATON_REDIS_PORT/0"
+  echo "servers: Redis on 127.0.0.1:$BATON_REDIS_PORT"
+}
+
+redis_stop() {
+  local pid i
+  [[ -n ${_redis_dir:-} && -s $_redis_dir/redis.pid ]] || return 0
+  pid=$(cat "$_redis_dir/redis.pid")
+  kill "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}

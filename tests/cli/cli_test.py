@@ -1,0 +1,639 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the `baton` command (DESIGN section 4), on SQLite.
+
+    cli_test.py --baton PATH CASE     run one case (ctest runs each as a test)
+    cli_test.py --list                print the case names
+
+Every case works in a temporary directory of its own holding a baton.json
+that points at a database in that directory, drives the real binary, and
+bounds every wait: nothing here can hang (ctest adds its own timeout on top).
+Background processes are started in their own session and their whole
+process group is killed when the case ends, pass or fail.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BATON = None
+CASES = {}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+class Fail(AssertionError):
+    pass
+
+
+def check(cond, message, proc=None):
+    if not cond:
+        if proc is not None:
+            message += f"\n  exit status: {proc.returncode}\n  stdout: {proc.stdout!r}\n  stderr: {proc.stderr!r}"
+        raise Fail(message)
+
+
+class Sandbox:
+    """A temp dir with baton.json -> ./locks.db, and the processes started in it."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="baton-cli-test-")
+        self.env = dict(os.environ)
+        self.env.pop("BATON_CONFIG", None)
+        self.env.pop("BATON_LOCK_NAME", None)
+        self.env.pop("BATON_FENCING_TOKEN", None)
+        self.procs = []
+        self.write_config({"backend": "sqlite", "sqlite": {"path": "locks.db"}})
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def write_config(self, doc, name="baton.json"):
+        with open(self.path(name), "w") as f:
+            f.write(doc if isinstance(doc, str) else json.dumps(doc))
+
+    def exists(self, name):
+        return os.path.exists(self.path(name))
+
+    def read(self, name):
+        with open(self.path(name)) as f:
+            return f.read()
+
+    def baton(self, *args, timeout=30, env=None, input=None):
+        """Runs baton to completion; returns CompletedProcess (text output)."""
+        try:
+            return subprocess.run([BATON, *args], cwd=self.dir, env=env or self.env, capture_output=True,
+                                  timeout=timeout, input=input, errors="replace", text=True)
+        except subprocess.TimeoutExpired as e:
+            raise Fail(f"baton {' '.join(map(str, args))!s} did not finish within {timeout} s "
+                       f"(stdout {e.stdout!r}, stderr {e.stderr!r})")
+
+    def spawn(self, *args, env=None, argv0=None):
+        """Starts baton (or argv0) in the background, in a session of its own."""
+        argv = [argv0 or BATON, *args]
+        p = subprocess.Popen(argv, cwd=self.dir, env=env or self.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True, errors="replace", text=True)
+        self.procs.append(p)
+        return p
+
+    def finish(self, p, timeout):
+        """Waits for a background process; returns (status, stdout, stderr)."""
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise Fail(f"process {p.args} did not exit within {timeout} s")
+        return p.returncode, out, err
+
+    def status(self, name):
+        r = self.baton("status", name)
+        check(r.returncode == 0, f"status {name!r} failed", r)
+        lines = r.stdout.splitlines()
+        check(len(lines) == 1, "status must print exactly one line", r)
+        return json.loads(lines[0])
+
+    def list(self):
+        r = self.baton("list")
+        check(r.returncode == 0, "list failed", r)
+        return [json.loads(line) for line in r.stdout.splitlines()]
+
+    def cleanup(self):
+        for p in self.procs:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                p.communicate(timeout=10)
+            except Exception:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise Fail(f"timed out after {timeout} s waiting for: {what}")
+        time.sleep(0.02)
+
+
+def one_stderr_line(r, *needles):
+    lines = r.stderr.splitlines()
+    check(len(lines) >= 1 and lines[0].startswith("baton: "), "expected a 'baton: ...' message on stderr", r)
+    for n in needles:
+        check(n in lines[0], f"the message should mention {n!r}", r)
+
+
+# A CMD that holds the lock until the file `release` appears (bounded: 60 s),
+# after writing its token to `held`.
+HOLD = ('echo "$BATON_FENCING_TOKEN" > held.tmp && mv held.tmp held; i=0; '
+        'while [ ! -e release ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done')
+
+
+def hold(sb, name, *opts):
+    """Starts `baton run NAME -- HOLD` and waits until CMD runs; returns the Popen."""
+    for f in ("held", "release"):
+        if sb.exists(f):
+            os.remove(sb.path(f))
+    p = sb.spawn("run", name, *opts, "--", "sh", "-c", HOLD)
+    wait_for(lambda: sb.exists("held") or p.poll() is not None, 10, f"holder of {name!r} to start")
+    if p.poll() is not None:
+        raise Fail(f"holder of {name!r} exited early: {p.communicate()}")
+    return p
+
+
+def let_go(sb, p, expect=0):
+    open(sb.path("release"), "w").close()
+    status, out, err = sb.finish(p, 10)
+    check(status == expect, f"holder exited {status}, expected {expect}; stderr {err!r}")
+    os.remove(sb.path("release"))
+
+
+# --------------------------------------------------------------------------
+# exit statuses
+
+
+@case
+def run_exit_status(sb):
+    """0, CMD's own status, and 128+N when CMD dies of signal N."""
+    r = sb.baton("run", "job", "--", "true")
+    check(r.returncode == 0 and r.stderr == "", "run -- true", r)
+    r = sb.baton("run", "job", "--", "sh", "-c", "exit 3")
+    check(r.returncode == 3, "CMD's own status", r)
+    r = sb.baton("run", "job", "--", "sh", "-c", "kill -TERM $$")
+    check(r.returncode == 128 + signal.SIGTERM, "128+SIGTERM when CMD is killed", r)
+    r = sb.baton("run", "job", "--", "sh", "-c", "echo out; echo err >&2")
+    check(r.returncode == 0 and r.stdout == "out\n" and r.stderr == "err\n", "CMD's stdout/stderr pass through", r)
+    r = sb.baton("run", "job", "--", "sh", "-c", "read x; echo got $x", input="hello\n")
+    check(r.stdout == "got hello\n", "CMD reads baton's stdin", r)
+    r = sb.baton("run", "job", "--", "sh", "-c", 'echo "$1|$2"', "sh", "a b", "--no-wait")
+    check(r.returncode == 0 and r.stdout == "a b|--no-wait\n", "arguments after -- reach CMD verbatim", r)
+    check(sb.status("job")["held"] is False, "the lock is free after each run")
+
+
+@case
+def env_vars(sb):
+    """BATON_LOCK_NAME and BATON_FENCING_TOKEN, tokens increasing, odd names verbatim."""
+    show = 'printf "%s|%s" "$BATON_LOCK_NAME" "$BATON_FENCING_TOKEN"'
+    env = dict(sb.env, BATON_FENCING_TOKEN="999999", BATON_LOCK_NAME="stale")
+    tokens = []
+    for name in ["nightly", 'we"ird \'name\' 100% * ü', "x" * 1024]:
+        r = sb.baton("run", name, "--", "sh", "-c", show, env=env)
+        check(r.returncode == 0, f"run {name!r}", r)
+        got_name, token = r.stdout.split("|")
+        check(got_name == name, f"BATON_LOCK_NAME is {got_name!r}, expected {name!r}", r)
+        check(token.isdigit() and int(token) > 0 and int(token) != 999999, f"BATON_FENCING_TOKEN {token!r}", r)
+        tokens.append(int(token))
+    r = sb.baton("run", "nightly", "--", "sh", "-c", show)
+    later = int(r.stdout.split("|")[1])
+    check(later > tokens[0], f"a later grant of the same name has a greater token ({later} <= {tokens[0]})", r)
+
+
+@case
+def no_wait_busy(sb):
+    """--no-wait on a held lock: 75 at once, CMD not run; succeeds once free."""
+    p = hold(sb, "busy")
+    t0 = time.monotonic()
+    r = sb.baton("run", "busy", "--no-wait", "--", "touch", "ran")
+    check(r.returncode == 75, "--no-wait on a busy lock exits 75", r)
+    check(time.monotonic() - t0 < 5, "--no-wait does not wait")
+    check(not sb.exists("ran"), "CMD must not run when the lock is busy")
+    one_stderr_line(r, "busy")
+    let_go(sb, p)
+    r = sb.baton("run", "busy", "--no-wait", "--", "touch", "ran")
+    check(r.returncode == 0 and sb.exists("ran"), "--no-wait on a free lock runs CMD", r)
+
+
+@case
+def timeout_passes(sb):
+    """--timeout on a held lock: 75 after about the timeout; a waiter with enough time gets it."""
+    p = hold(sb, "slow")
+    t0 = time.monotonic()
+    r = sb.baton("run", "slow", "--timeout", "0.5", "--", "touch", "ran")
+    elapsed = time.monotonic() - t0
+    check(r.returncode == 75, "a passed --timeout exits 75", r)
+    check(0.45 <= elapsed < 3, f"gave up after {elapsed:.2f} s, expected about 0.5 s")
+    check(not sb.exists("ran"), "CMD must not run when the timeout passes")
+    one_stderr_line(r, "timed out")
+    r = sb.baton("run", "slow", "--timeout", "0", "--", "touch", "ran")
+    check(r.returncode == 75 and not sb.exists("ran"), "--timeout 0 is one attempt", r)
+    check(sb.status("slow")["waiters"] == 0, "a timed-out waiter leaves no trace in the queue")
+    w = sb.spawn("run", "slow", "--timeout", "20", "--", "touch", "ran")
+    wait_for(lambda: sb.status("slow")["waiters"] == 1, 10, "the waiter to queue")
+    let_go(sb, p)
+    status, out, err = sb.finish(w, 15)
+    check(status == 0 and sb.exists("ran"), f"a waiter within its timeout runs CMD (status {status}, {err!r})")
+
+
+@case
+def lease_lost_on_clear(sb):
+    """clear while CMD runs: CMD gets SIGTERM, baton exits 76 with one message."""
+    cmd = ('trap "echo term > got-term; exit 0" TERM; touch started; '
+           'i=0; while [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done')
+    p = sb.spawn("run", "job", "--ttl", "3", "--", "sh", "-c", cmd)
+    wait_for(lambda: sb.exists("started"), 10, "CMD to start")
+    r = sb.baton("clear", "job")
+    check(r.returncode == 0 and json.loads(r.stdout) == {"name": "job", "cleared": True}, "clear a held lock", r)
+    t0 = time.monotonic()
+    status, out, err = sb.finish(p, 10)
+    check(status == 76, f"baton must exit 76 when its lease is cleared, got {status}; stderr {err!r}")
+    check(time.monotonic() - t0 < 5, "the loss is noticed within a renewal interval")
+    check(sb.exists("got-term"), "CMD must get SIGTERM when the lease is lost")
+    lines = err.splitlines()
+    check(len(lines) == 1 and lines[0].startswith("baton: ") and "lost" in lines[0],
+          f"one 'baton: ... lost ...' line on stderr, got {err!r}")
+    r = sb.baton("clear", "job")
+    check(json.loads(r.stdout) == {"name": "job", "cleared": False}, "clear a free lock: cleared false", r)
+
+
+@case
+def lease_lost_kill_after_grace(sb):
+    """A CMD that ignores SIGTERM after a lost lease gets SIGKILL after the grace period (10 s)."""
+    cmd = 'trap "" TERM; touch started; i=0; while [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done'
+    p = sb.spawn("run", "job", "--ttl", "3", "--", "sh", "-c", cmd)
+    wait_for(lambda: sb.exists("started"), 10, "CMD to start")
+    check(sb.baton("clear", "job").returncode == 0, "clear")
+    t0 = time.monotonic()
+    status, out, err = sb.finish(p, 25)
+    elapsed = time.monotonic() - t0
+    check(status == 76, f"exit 76, got {status}: {err!r}")
+    check(9 <= elapsed < 16, f"SIGKILL after the 10 s grace period, took {elapsed:.1f} s")
+
+
+@case
+def lease_lost_when_baton_hangs(sb):
+    """baton stopped (SIGSTOP) past its lease: another process gets the lock;
+    when baton resumes it finds the lease gone, SIGTERMs CMD and exits 76."""
+    cmd = ('trap "echo term > got-term; exit 0" TERM; touch started; '
+           'i=0; while [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done')
+    p = sb.spawn("run", "hung", "--ttl", "1", "--", "sh", "-c", cmd)
+    wait_for(lambda: sb.exists("started"), 10, "CMD to start")
+    os.kill(p.pid, signal.SIGSTOP)  # baton only: CMD keeps running
+    try:
+        r = sb.baton("run", "hung", "--timeout", "10", "--", "sh", "-c", 'echo "$BATON_FENCING_TOKEN"')
+        check(r.returncode == 0, "a waiter gets the lock once the hung holder's lease ends", r)
+    finally:
+        os.kill(p.pid, signal.SIGCONT)
+    status, out, err = sb.finish(p, 10)
+    check(status == 76, f"the resumed baton exits 76, got {status}: {err!r}")
+    check(sb.exists("got-term"), "CMD gets SIGTERM")
+
+
+@case
+def usage_errors(sb):
+    """Exit 64 with a 'baton: ' message and a usage line; CMD never runs."""
+    cases = [
+        (["run", "", "--", "touch", "ran"], "empty name"),
+        (["run", "x" * 1025, "--", "touch", "ran"], "1025-byte name"),
+        (["run", "__baton.internal", "--", "touch", "ran"], "reserved name"),
+        (["run", "job", "touch", "ran"], "missing --"),
+        (["run", "job", "--"], "missing CMD"),
+        (["run", "job", "--bogus", "--", "touch", "ran"], "unknown flag"),
+        (["--bogus", "run", "job", "--", "touch", "ran"], "unknown global flag"),
+        (["run", "job", "--timeout", "-1", "--", "touch", "ran"], "negative timeout"),
+        (["run", "job", "--timeout=-1", "--", "touch", "ran"], "negative timeout (=)"),
+        (["run", "job", "--timeout", "abc", "--", "touch", "ran"], "timeout not a number"),
+        (["run", "job", "--timeout", "nan", "--", "touch", "ran"], "timeout nan"),
+        (["run", "job", "--timeout", "1", "--no-wait", "--", "touch", "ran"], "--timeout with --no-wait"),
+        (["run", "job", "--ttl", "0", "--", "touch", "ran"], "zero ttl"),
+        (["run", "job", "--ttl", "-3", "--", "touch", "ran"], "negative ttl"),
+        (["run", "--", "touch", "ran"], "missing NAME"),
+        ([], "no subcommand"),
+        (["frobnicate"], "unknown subcommand"),
+        (["status"], "status without NAME"),
+        (["status", ""], "status with an empty name"),
+        (["clear", "x" * 1025], "clear with a 1025-byte name"),
+        (["list", "extra"], "list with an argument"),
+        (["--config"], "--config without PATH"),
+    ]
+    # A broken config must not hide a usage error: usage is checked first.
+    sb.write_config({"backend": "nope"})
+    for args, what in cases:
+        r = sb.baton(*args)
+        check(r.returncode == 64, f"{what}: exit 64", r)
+        lines = r.stderr.splitlines()
+        check(len(lines) >= 1 and lines[0].startswith("baton: "), f"{what}: 'baton: ' message", r)
+        if what not in ("empty name", "1025-byte name", "reserved name", "status with an empty name",
+                        "clear with a 1025-byte name"):
+            check(any(line.startswith("usage: baton") for line in lines), f"{what}: a usage line", r)
+        check(r.stdout == "", f"{what}: nothing on stdout", r)
+        check(not sb.exists("ran"), f"{what}: CMD must not run")
+    r = sb.baton("--help")
+    check(r.returncode == 0 and "run" in r.stdout and "status" in r.stdout, "--help exits 0", r)
+    r = sb.baton("run", "--help")
+    check(r.returncode == 0 and "--no-wait" in r.stdout, "run --help exits 0", r)
+
+
+@case
+def backend_unavailable(sb):
+    """A database that cannot be opened: 69 for every subcommand."""
+    blocker = sb.path("not-a-dir")
+    open(blocker, "w").close()  # a file where a directory should be: never creatable, even as root
+    sb.write_config({"backend": "sqlite", "sqlite": {"path": os.path.join(blocker, "sub", "locks.db")}})
+    for args in (["run", "job", "--", "touch", "ran"], ["status", "job"], ["list"], ["clear", "job"]):
+        r = sb.baton(*args, timeout=30)
+        check(r.returncode == 69, f"{args[0]} on an unreachable backend exits 69", r)
+        one_stderr_line(r)
+        check(not sb.exists("ran"), "CMD must not run")
+
+
+@case
+def config_errors(sb):
+    """Bad configs: 78 with a message naming the offending key."""
+    env = dict(sb.env)
+    env.pop("BATON_TEST_UNSET_VARIABLE", None)
+    cases = [
+        ({"backend": "sqlite", "sqlite": {"path": "a.db"}, "bogus": 1}, "bogus"),
+        ({"backend": "sqlite", "sqlite": {"path": "a.db", "pth": "x"}}, "sqlite.pth"),
+        ({"backend": "sqlite", "sqlite": {"path": 42}}, "sqlite.path"),
+        ({"backend": "sqlite", "sqlite": {"path": "a.db", "busy_timeout_ms": "10"}}, "sqlite.busy_timeout_ms"),
+        ({"backend": "sqlite", "defaults": {"ttl_seconds": "30"}}, "defaults.ttl_seconds"),
+        ({"backend": "sqlite", "defaults": {"ttl_seconds": -1}}, "defaults.ttl_seconds"),
+        ({"backend": "nope"}, "backend"),
+        ({"backend": 7}, "backend"),
+        ({"backend": "sqlite", "sqlite": {"path": "${BATON_TEST_UNSET_VARIABLE}/a.db"}}, "BATON_TEST_UNSET_VARIABLE"),
+        ('{"backend": "sqlite",', ""),
+        ("[1, 2]", ""),
+    ]
+    for doc, key in cases:
+        sb.write_config(doc)
+        for args in (["run", "job", "--", "touch", "ran"], ["status", "job"], ["list"], ["clear", "job"]):
+            r = sb.baton(*args, env=env)
+            check(r.returncode == 78, f"config {doc!r}: {args[0]} exits 78", r)
+            one_stderr_line(r, key)
+            check(not sb.exists("ran"), "CMD must not run")
+    os.remove(sb.path("baton.json"))
+    r = sb.baton("--config", sb.path("missing.json"), "status", "job")
+    check(r.returncode == 78, "--config naming a missing file exits 78", r)
+    one_stderr_line(r, "missing.json")
+    r = sb.baton("status", "job", env=dict(env, BATON_CONFIG=sb.path("missing.json")))
+    check(r.returncode == 78, "$BATON_CONFIG naming a missing file exits 78", r)
+    # ${VAR} expansion works when the variable is set.
+    sb.write_config({"backend": "sqlite", "sqlite": {"path": "${BATON_TEST_DB_DIR}/expanded.db"}})
+    r = sb.baton("run", "job", "--", "true", env=dict(env, BATON_TEST_DB_DIR=sb.dir))
+    check(r.returncode == 0 and sb.exists("expanded.db"), "${VAR} in a config string is expanded", r)
+
+
+@case
+def config_lookup_order(sb):
+    """--config, then $BATON_CONFIG, then ./baton.json, then SQLite at ./baton.db."""
+    for n in ("a", "b", "c"):
+        sb.write_config({"backend": "sqlite", "sqlite": {"path": f"{n}.db"}}, f"{n}.json")
+    os.replace(sb.path("a.json"), sb.path("baton.json"))
+    env_b = dict(sb.env, BATON_CONFIG=sb.path("b.json"))
+    check(sb.baton("--config", sb.path("c.json"), "run", "j", "--", "true", env=env_b).returncode == 0, "run")
+    check(sb.exists("c.db") and not sb.exists("b.db") and not sb.exists("a.db"), "--config comes first")
+    check(sb.baton("run", "j", "--", "true", env=env_b).returncode == 0, "run")
+    check(sb.exists("b.db") and not sb.exists("a.db"), "$BATON_CONFIG before ./baton.json")
+    check(sb.baton("run", "j", "--", "true").returncode == 0, "run")
+    check(sb.exists("a.db") and not sb.exists("baton.db"), "./baton.json before the default")
+    os.remove(sb.path("baton.json"))
+    check(sb.baton("run", "j", "--", "true").returncode == 0, "run")
+    check(sb.exists("baton.db"), "without any config: SQLite at ./baton.db")
+
+
+@case
+def cannot_execute(sb):
+    """127 when CMD cannot be executed; the lock is released."""
+    with open(sb.path("not-executable"), "w") as f:
+        f.write("#!/bin/sh\necho hi\n")
+    for cmd in (["no-such-command-baton-test"], [sb.path("missing", "cmd")], [sb.path("not-executable")]):
+        r = sb.baton("run", "job", "--", *cmd)
+        check(r.returncode == 127, f"{cmd[0]}: exit 127", r)
+        one_stderr_line(r, os.path.basename(cmd[0]))
+        check(sb.status("job")["held"] is False, "the lock is released")
+
+
+@case
+def status_and_list_json(sb):
+    """status/list JSON: fields, types, values; waiters; non-UTF-8 names still give valid JSON."""
+    free = sb.status("report")
+    check(free == {"name": "report", "held": False, "waiters": 0}, f"status of a free lock: {free}")
+    check(sb.list() == [], "list with nothing held prints nothing")
+
+    p = hold(sb, "report", "--ttl", "5")
+    token = int(sb.read("held"))
+    s = sb.status("report")
+    check(list(s.keys()) == ["name", "held", "token", "owner", "host", "pid", "expires_in_ms", "waiters"],
+          f"status keys/order: {list(s.keys())}")
+    check(s["name"] == "report" and s["held"] is True, f"held: {s}")
+    check(s["token"] == token, f"status token {s['token']} is the token CMD saw ({token})")
+    check(isinstance(s["owner"], str) and len(s["owner"]) > 0, f"owner: {s}")
+    check(s["host"] == socket.gethostname(), f"host {s['host']!r} is {socket.gethostname()!r}")
+    check(s["pid"] == p.pid, f"pid {s['pid']} is baton's pid {p.pid}")
+    check(isinstance(s["expires_in_ms"], int) and 0 < s["expires_in_ms"] <= 5000, f"expires_in_ms: {s}")
+    check(s["waiters"] == 0, f"waiters: {s}")
+
+    w = sb.spawn("run", "report", "--timeout", "20", "--", "true")
+    wait_for(lambda: sb.status("report")["waiters"] == 1, 10, "status to show one waiter")
+
+    bad = b"bad\xff\xfe name \xc3"
+    q = sb.spawn("run", bad, "--", "sh", "-c", "touch held2; sleep 20")
+    wait_for(lambda: sb.exists("held2"), 10, "the non-UTF-8 holder to start")
+    r = subprocess.run([BATON, "status", bad], cwd=sb.dir, env=sb.env, capture_output=True, timeout=30)
+    check(r.returncode == 0, f"status of a non-UTF-8 name: {r}")
+    s2 = json.loads(r.stdout.decode("utf-8"))  # strict UTF-8: must not raise
+    check(s2["held"] is True and s2["name"].startswith("bad"), f"non-UTF-8 status: {s2}")
+
+    r = subprocess.run([BATON, "list"], cwd=sb.dir, env=sb.env, capture_output=True, timeout=30)
+    check(r.returncode == 0, f"list: {r}")
+    entries = [json.loads(line) for line in r.stdout.decode("utf-8").splitlines()]
+    check(len(entries) == 2, f"list shows each held lock once: {entries}")
+    names = sorted(e["name"] for e in entries)
+    check(names[1] == "report" and names[0].startswith("bad"), f"list names: {names}")
+    for e in entries:
+        check(e["held"] is True and isinstance(e["token"], int) and e["pid"] > 0, f"list entry: {e}")
+    by_name = {e["name"]: e for e in entries}
+    check(by_name["report"]["waiters"] == 1 and by_name["report"]["token"] == token, f"list entry: {by_name}")
+
+    let_go(sb, p)
+    check(sb.finish(w, 10)[0] == 0, "the waiter ran")
+    os.killpg(q.pid, signal.SIGTERM)
+    sb.finish(q, 10)
+    check(sb.list() == [], "list is empty once everything is released")
+    # A name that looks like an option, after "--"; subcommand names as lock names.
+    for args, name in ((["status", "--", "-dash"], "-dash"), (["status", "run"], "run"),
+                       (["--config", "baton.json", "status", "--", "--"], "--")):
+        r = sb.baton(*args)
+        check(r.returncode == 0 and json.loads(r.stdout)["name"] == name, f"status of {name!r}", r)
+
+
+@case
+def default_ttl_from_config(sb):
+    """A lease from defaults.ttl_seconds is reported; a running holder's expires_in_ms stays within it."""
+    sb.write_config({"backend": "sqlite", "sqlite": {"path": "locks.db"}, "defaults": {"ttl_seconds": 7}})
+    p = hold(sb, "d")
+    s = sb.status("d")
+    check(0 < s["expires_in_ms"] <= 7000, f"the default ttl applies: {s}")
+    let_go(sb, p)
+
+
+@case
+def counter_20_processes(sb):
+    """20 processes x 4 read-modify-writes of one file under baton run: no lost
+    update, and the tokens seen in the critical section strictly increase."""
+    with open(sb.path("counter"), "w") as f:
+        f.write("0\n")
+    # Read, pause (to make a race likely if exclusion were broken), write.
+    rmw = ('n=$(cat counter); sleep 0.01; echo $((n + 1)) > counter.tmp && mv counter.tmp counter; '
+           'echo "$BATON_FENCING_TOKEN" >> tokens')
+    loop = f'for i in 1 2 3 4; do "$0" run counter -- sh -c \'{rmw}\' || exit $?; done'
+    procs = []
+    for _ in range(20):
+        p = subprocess.Popen(["sh", "-c", loop, BATON], cwd=sb.dir, env=sb.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True, text=True, errors="replace")
+        sb.procs.append(p)
+        procs.append(p)
+    for p in procs:
+        status, out, err = sb.finish(p, 150)
+        check(status == 0, f"a worker failed with {status}: {err!r}")
+    final = int(sb.read("counter"))
+    check(final == 80, f"counter is {final}, expected 80: updates were lost")
+    tokens = [int(t) for t in sb.read("tokens").split()]
+    check(len(tokens) == 80, f"{len(tokens)} tokens logged, expected 80")
+    bad = [(a, b) for a, b in zip(tokens, tokens[1:]) if b <= a]
+    check(not bad, f"tokens must strictly increase in critical-section order; violations: {bad[:5]}")
+
+
+@case
+def fifo_order(sb):
+    """Waiters started 200 ms apart are served in exactly that order."""
+    p = hold(sb, "fifo")
+    n = 6
+    waiters = []
+    for i in range(n):
+        waiters.append(sb.spawn("run", "fifo", "--", "sh", "-c", f"echo {i} >> order"))
+        time.sleep(0.2)
+    wait_for(lambda: sb.status("fifo")["waiters"] == n, 10, f"{n} waiters queued")
+    let_go(sb, p)
+    for w in waiters:
+        status, out, err = sb.finish(w, 20)
+        check(status == 0, f"waiter failed: {status} {err!r}")
+    order = [int(x) for x in sb.read("order").split()]
+    check(order == list(range(n)), f"served in order {order}, expected {list(range(n))}")
+
+
+@case
+def sigkill_holder_frees_within_4s(sb):
+    """A `baton run --ttl 2` killed with SIGKILL leaves the lock to a waiter within 4 s."""
+    p = hold(sb, "crash", "--ttl", "2")
+    w = sb.spawn("run", "crash", "--timeout", "20", "--", "sh", "-c", "date +%s.%N > got")
+    wait_for(lambda: sb.status("crash")["waiters"] == 1, 10, "the waiter to queue")
+    killed_at = time.time()
+    os.kill(p.pid, signal.SIGKILL)  # baton only; its CMD is orphaned and keeps running
+    status, out, err = sb.finish(w, 15)
+    check(status == 0, f"the waiter got the lock: {status} {err!r}")
+    got_at = float(sb.read("got"))
+    check(got_at - killed_at < 4.0, f"lock free to the waiter after {got_at - killed_at:.2f} s, limit 4 s")
+
+
+@case
+def signals_forwarded(sb):
+    """SIGTERM/SIGINT/SIGHUP to baton reach CMD; baton exits with CMD's status and releases."""
+    for sig, code in ((signal.SIGTERM, 7), (signal.SIGINT, 8), (signal.SIGHUP, 9)):
+        name = sig.name
+        for f in ("started", "got"):
+            if sb.exists(f):
+                os.remove(sb.path(f))
+        cmd = (f'trap "echo {name} > got; exit {code}" {name[3:]}; touch started; '
+               'i=0; while [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done')
+        p = sb.spawn("run", "fw", "--", "sh", "-c", cmd)
+        wait_for(lambda: sb.exists("started"), 10, "CMD to start")
+        os.kill(p.pid, sig)
+        status, out, err = sb.finish(p, 10)
+        check(status == code, f"{name}: baton exits with CMD's status {code}, got {status}: {err!r}")
+        check(sb.exists("got") and sb.read("got").strip() == name, f"{name} reached CMD")
+        check(sb.status("fw")["held"] is False, f"{name}: lock released after CMD ended")
+    # Default disposition in CMD: a plain CMD dies of the forwarded signal.
+    for f in ("started",):
+        os.remove(sb.path(f))
+    p = sb.spawn("run", "fw", "--", "sh", "-c", "touch started; exec sleep 30")
+    wait_for(lambda: sb.exists("started"), 10, "CMD to start")
+    time.sleep(0.1)
+    os.kill(p.pid, signal.SIGTERM)
+    status, out, err = sb.finish(p, 10)
+    check(status == 128 + signal.SIGTERM, f"CMD killed by the forwarded SIGTERM: {status} {err!r}")
+    check(sb.status("fw")["held"] is False, "released")
+
+
+@case
+def signal_while_waiting(sb):
+    """SIGINT/SIGTERM while waiting: exit 128+sig promptly, CMD never runs, no trace left in the queue."""
+    p = hold(sb, "w")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        w = sb.spawn("run", "w", "--", "touch", "ran")
+        wait_for(lambda: sb.status("w")["waiters"] == 1, 10, "the waiter to queue")
+        t0 = time.monotonic()
+        os.kill(w.pid, sig)
+        status, out, err = sb.finish(w, 10)
+        elapsed = time.monotonic() - t0
+        check(status == 128 + sig, f"{sig.name} while waiting: exit {128 + sig}, got {status}: {err!r}")
+        check(elapsed < 1.0, f"{sig.name} aborts the wait promptly (took {elapsed:.2f} s)")
+        check(not sb.exists("ran"), "CMD must not run")
+        check(err.startswith("baton: "), f"message: {err!r}")
+        wait_for(lambda: sb.status("w")["waiters"] == 0, 5, "the aborted waiter to leave the queue")
+    # Started in the background by a non-interactive shell, baton inherits
+    # SIGINT ignored; it must still abort on SIGINT.
+    r = subprocess.Popen(["sh", "-c", '"$0" run w -- touch ran & echo $! > bgpid; wait $!', BATON], cwd=sb.dir,
+                         env=sb.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                         text=True)
+    sb.procs.append(r)
+    wait_for(lambda: sb.exists("bgpid") and sb.read("bgpid").strip(), 10, "background baton pid")
+    wait_for(lambda: sb.status("w")["waiters"] == 1, 10, "the background waiter to queue")
+    os.kill(int(sb.read("bgpid")), signal.SIGINT)
+    status, out, err = sb.finish(r, 10)
+    check(status == 130, f"a baton started with SIGINT ignored still aborts on SIGINT: {status} {err!r}")
+    check(not sb.exists("ran"), "CMD must not run")
+    let_go(sb, p)
+
+
+def main():
+    global BATON
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--baton")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("cases", nargs="*")
+    a = ap.parse_args()
+    if a.list:
+        print(";".join(CASES))
+        return 0
+    if not a.baton or not a.cases:
+        ap.error("--baton PATH and at least one CASE are required")
+    BATON = os.path.abspath(a.baton)
+    failed = 0
+    for name in a.cases:
+        if name not in CASES:
+            print(f"unknown case {name!r}", file=sys.stderr)
+            return 2
+        sb = Sandbox()
+        t0 = time.monotonic()
+        try:
+            CASES[name](sb)
+            print(f"PASS {name} ({time.monotonic() - t0:.1f} s)")
+        except Fail as e:
+            failed += 1
+            print(f"FAIL {name}: {e}", file=sys.stderr)
+        except Exception:
+            failed += 1
+            print(f"FAIL {name}: unexpected exception", file=sys.stderr)
+            traceback.print_exc()
+        finally:
+            sb.cleanup()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
