@@ -8,17 +8,21 @@
 // $BATON_TEST_REDIS_URL) are left out. Report medians:
 //   bench_uncontended --benchmark_repetitions=9 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
-#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <unistd.h>
-
-#include <hiredis/hiredis.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include <baton/baton.hpp>
+
+#if BATON_HAS_POSTGRES
+#include <libpq-fe.h>
+#endif
+#if BATON_HAS_REDIS
+#include <hiredis/hiredis.h>
+#endif
 
 namespace {
 
@@ -96,6 +100,7 @@ void BM_sqlite_floor_empty(benchmark::State& state) {
   sqlite3_close(db);
 }
 
+#if BATON_HAS_POSTGRES
 void BM_postgres_baton(benchmark::State& state) {
   baton::postgres::Options o;
   o.dsn = env("BATON_TEST_PG_DSN");
@@ -117,6 +122,9 @@ void BM_postgres_floor(benchmark::State& state) {
   PQfinish(c);
 }
 
+#endif
+
+#if BATON_HAS_REDIS
 void BM_redis_baton(benchmark::State& state) {
   baton::redis::Options o;
   o.url = env("BATON_TEST_REDIS_URL");
@@ -141,6 +149,7 @@ void BM_redis_floor(benchmark::State& state) {
   }
   redisFree(c);
 }
+#endif
 
 }  // namespace
 
@@ -148,14 +157,18 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("sqlite/baton_acquire_release", BM_sqlite_baton)->UseRealTime();
   benchmark::RegisterBenchmark("sqlite/floor_2_write_tx", BM_sqlite_floor_write)->UseRealTime();
   benchmark::RegisterBenchmark("sqlite/floor_2_empty_tx", BM_sqlite_floor_empty)->UseRealTime();
+#if BATON_HAS_POSTGRES
   if (!env("BATON_TEST_PG_DSN").empty()) {
     benchmark::RegisterBenchmark("postgres/baton_acquire_release", BM_postgres_baton)->UseRealTime();
     benchmark::RegisterBenchmark("postgres/floor_lock_unlock", BM_postgres_floor)->UseRealTime();
   }
+#endif
+#if BATON_HAS_REDIS
   if (!env("BATON_TEST_REDIS_URL").empty()) {
     benchmark::RegisterBenchmark("redis/baton_acquire_release", BM_redis_baton)->UseRealTime();
     benchmark::RegisterBenchmark("redis/floor_setnx_cad", BM_redis_floor)->UseRealTime();
   }
+#endif
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
-"""End-to-end tests of the `baton` command (DESIGN section 4), on SQLite.
+"""End-to-end tests of the `baton` command (DESIGN section 4), on each backend.
 
-    cli_test.py --baton PATH CASE     run one case (ctest runs each as a test)
-    cli_test.py --list                print the case names
+    cli_test.py --baton PATH [--backend B] CASE   run one case (ctest runs each as a test)
+    cli_test.py --list [--backend B]              print the case names for backend B
+
+Backends: sqlite (default: a database in the case's own directory), postgres
+($BATON_TEST_PG_DSN) and redis ($BATON_TEST_REDIS_URL, a key prefix of the
+case's own). Cases that are about config files or usage, not about locks,
+run on sqlite only.
 
 Every case works in a temporary directory of its own holding a baton.json
-that points at a database in that directory, drives the real binary, and
+that points at the backend under test, drives the real binary, and
 bounds every wait: nothing here can hang (ctest adds its own timeout on top).
 Background processes are started in their own session and their whole
 process group is killed when the case ends, pass or fail.
@@ -24,12 +29,45 @@ import time
 import traceback
 
 BATON = None
+BACKEND = "sqlite"
 CASES = {}
+SQLITE_ONLY = set()
 
 
 def case(fn):
     CASES[fn.__name__] = fn
     return fn
+
+
+def sqlite_case(fn):
+    """A case about config files or usage: the backend does not matter."""
+    SQLITE_ONLY.add(fn.__name__)
+    return case(fn)
+
+
+def backend_config(**defaults):
+    """The config of the backend under test (plus `defaults` if given)."""
+    if BACKEND == "postgres":
+        doc = {"backend": "postgres", "postgres": {"dsn": os.environ["BATON_TEST_PG_DSN"]}}
+    elif BACKEND == "redis":
+        prefix = f"baton-cli-test:{os.getpid()}-{time.monotonic_ns()}:"
+        doc = {"backend": "redis", "redis": {"url": os.environ["BATON_TEST_REDIS_URL"], "key_prefix": prefix,
+                                             "heartbeat_ms": 200}}
+    else:
+        doc = {"backend": "sqlite", "sqlite": {"path": "locks.db"}}
+    if defaults:
+        doc["defaults"] = defaults
+    return doc
+
+
+def unreachable_config():
+    """A config of the backend under test that can never be reached."""
+    if BACKEND == "postgres":
+        return {"backend": "postgres", "postgres": {"dsn": "postgresql://postgres@127.0.0.1:1/x",
+                                                    "connect_timeout_ms": 1000}}
+    if BACKEND == "redis":
+        return {"backend": "redis", "redis": {"url": "redis://127.0.0.1:1/0", "connect_timeout_ms": 1000}}
+    return None
 
 
 class Fail(AssertionError):
@@ -44,7 +82,7 @@ def check(cond, message, proc=None):
 
 
 class Sandbox:
-    """A temp dir with baton.json -> ./locks.db, and the processes started in it."""
+    """A temp dir with baton.json -> the backend under test, and the processes started in it."""
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="baton-cli-test-")
@@ -53,7 +91,7 @@ class Sandbox:
         self.env.pop("BATON_LOCK_NAME", None)
         self.env.pop("BATON_FENCING_TOKEN", None)
         self.procs = []
-        self.write_config({"backend": "sqlite", "sqlite": {"path": "locks.db"}})
+        self.write_config(backend_config())
 
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
@@ -259,7 +297,7 @@ def lease_lost_on_clear(sb):
     check(json.loads(r.stdout) == {"name": "job", "cleared": False}, "clear a free lock: cleared false", r)
 
 
-@case
+@sqlite_case
 def lease_lost_kill_after_grace(sb):
     """A CMD that ignores SIGTERM after a lost lease gets SIGKILL after the grace period (10 s)."""
     cmd = 'trap "" TERM; touch started; i=0; while [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done'
@@ -292,7 +330,7 @@ def lease_lost_when_baton_hangs(sb):
     check(sb.exists("got-term"), "CMD gets SIGTERM")
 
 
-@case
+@sqlite_case
 def usage_errors(sb):
     """Exit 64 with a 'baton: ' message and a usage line; CMD never runs."""
     cases = [
@@ -339,10 +377,13 @@ def usage_errors(sb):
 
 @case
 def backend_unavailable(sb):
-    """A database that cannot be opened: 69 for every subcommand."""
-    blocker = sb.path("not-a-dir")
-    open(blocker, "w").close()  # a file where a directory should be: never creatable, even as root
-    sb.write_config({"backend": "sqlite", "sqlite": {"path": os.path.join(blocker, "sub", "locks.db")}})
+    """A store that cannot be reached: 69 for every subcommand."""
+    config = unreachable_config()
+    if config is None:
+        blocker = sb.path("not-a-dir")
+        open(blocker, "w").close()  # a file where a directory should be: never creatable, even as root
+        config = {"backend": "sqlite", "sqlite": {"path": os.path.join(blocker, "sub", "locks.db")}}
+    sb.write_config(config)
     for args in (["run", "job", "--", "touch", "ran"], ["status", "job"], ["list"], ["clear", "job"]):
         r = sb.baton(*args, timeout=30)
         check(r.returncode == 69, f"{args[0]} on an unreachable backend exits 69", r)
@@ -350,7 +391,7 @@ def backend_unavailable(sb):
         check(not sb.exists("ran"), "CMD must not run")
 
 
-@case
+@sqlite_case
 def config_errors(sb):
     """Bad configs: 78 with a message naming the offending key."""
     env = dict(sb.env)
@@ -387,7 +428,7 @@ def config_errors(sb):
     check(r.returncode == 0 and sb.exists("expanded.db"), "${VAR} in a config string is expanded", r)
 
 
-@case
+@sqlite_case
 def config_lookup_order(sb):
     """--config, then $BATON_CONFIG, then ./baton.json, then SQLite at ./baton.db."""
     for n in ("a", "b", "c"):
@@ -474,7 +515,7 @@ def status_and_list_json(sb):
 @case
 def default_ttl_from_config(sb):
     """A lease from defaults.ttl_seconds is reported; a running holder's expires_in_ms stays within it."""
-    sb.write_config({"backend": "sqlite", "sqlite": {"path": "locks.db"}, "defaults": {"ttl_seconds": 7}})
+    sb.write_config(backend_config(ttl_seconds=7))
     p = hold(sb, "d")
     s = sb.status("d")
     check(0 < s["expires_in_ms"] <= 7000, f"the default ttl applies: {s}")
@@ -605,14 +646,24 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--baton")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--backend", choices=("sqlite", "postgres", "redis"), default="sqlite")
     ap.add_argument("cases", nargs="*")
     a = ap.parse_args()
+    global BACKEND
+    BACKEND = a.backend
     if a.list:
-        print(";".join(CASES))
+        print(";".join(n for n in CASES if BACKEND == "sqlite" or n not in SQLITE_ONLY))
         return 0
     if not a.baton or not a.cases:
         ap.error("--baton PATH and at least one CASE are required")
     BATON = os.path.abspath(a.baton)
+    need = {"postgres": "BATON_TEST_PG_DSN", "redis": "BATON_TEST_REDIS_URL"}.get(BACKEND)
+    if need and not os.environ.get(need):
+        if os.environ.get("CI") == "true":
+            print(f"FAIL: {need} is not set (scripts/test.sh sets it); CI=true, so this is a failure", file=sys.stderr)
+            return 1
+        print(f"SKIP: {need} is not set (scripts/test.sh sets it)", file=sys.stderr)
+        return 77
     failed = 0
     for name in a.cases:
         if name not in CASES:

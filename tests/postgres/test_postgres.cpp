@@ -208,9 +208,11 @@ TEST_CASE("config: dsn is required, keys are checked, schema is used") {
   auto o = options_from_config({{"dsn", dsn()}, {"schema", "baton_alt schema"}, {"pool_size", 2}});
   CHECK(o.schema == "baton_alt schema");
   baton::LockManager m(baton::postgres::make_backend(o));
-  auto lock = m.lock(fresh("schema"));
+  const auto name = fresh("schema");  // hex: safe to quote in SQL
+  auto lock = m.lock(name);
   REQUIRE(lock.try_acquire());
-  CHECK(query_value("SELECT count(*) FROM \"baton_alt schema\".baton_locks") == "1");
+  CHECK(query_value("SELECT count(*) FROM \"baton_alt schema\".baton_locks WHERE name = convert_to('" + name +
+                    "', 'UTF8')") == "1");
   lock.release();
 }
 

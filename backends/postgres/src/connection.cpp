@@ -108,7 +108,25 @@ void Connection::cancel() noexcept {
 PipelineResult Connection::run(const std::vector<Statement>& statements, Clock::time_point hard_deadline,
                                std::stop_token stop, Clock::time_point cancel_at) {
   if (broken_) throw BackendUnavailable(describe() + ": connection is broken");
-  for (const auto& st : statements) {
+  // One entry per request sent: the statement it belongs to, and whether it
+  // is the Parse of a statement prepared on the way (its result is dropped).
+  struct Op {
+    std::size_t statement;
+    bool prepare;
+    std::string sql;
+  };
+  std::vector<Op> ops;
+  for (std::size_t i = 0; i < statements.size(); ++i) {
+    const auto& st = statements[i];
+    auto it = prepared_.find(st.sql);
+    if (it == prepared_.end()) {
+      // A fresh name each time: a Parse lost in an aborted pipeline may or
+      // may not exist on the server.
+      const std::string name = "baton_" + std::to_string(next_prepared_++);
+      if (PQsendPrepare(conn_, name.c_str(), st.sql.c_str(), 0, nullptr) != 1) fail("cannot send a statement");
+      it = prepared_.emplace(st.sql, name).first;
+      ops.push_back({i, true, st.sql});
+    }
     std::vector<const char*> values;
     std::vector<int> lengths, formats;
     for (const auto& p : st.params) {
@@ -116,10 +134,11 @@ PipelineResult Connection::run(const std::vector<Statement>& statements, Clock::
       lengths.push_back(p.value ? static_cast<int>(p.value->size()) : 0);
       formats.push_back(p.binary ? 1 : 0);
     }
-    if (PQsendQueryParams(conn_, st.sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                          lengths.data(), formats.data(), 0) != 1) {
+    if (PQsendQueryPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()), values.data(),
+                            lengths.data(), formats.data(), 0) != 1) {
       fail("cannot send a statement");
     }
+    ops.push_back({i, false, {}});
   }
   if (PQpipelineSync(conn_) != 1) fail("cannot send a sync");
   while (true) {
@@ -131,6 +150,7 @@ PipelineResult Connection::run(const std::vector<Statement>& statements, Clock::
 
   PipelineResult out;
   bool cancelled = false;
+  std::size_t op = 0;  // the request whose results come next
   for (;;) {
     while (PQisBusy(conn_)) {
       if (!cancelled && (stop.stop_requested() || Clock::now() >= cancel_at)) {
@@ -146,21 +166,26 @@ PipelineResult Connection::run(const std::vector<Statement>& statements, Clock::
     }
     Result r(PQgetResult(conn_));
     if (!r) {
-      // End of one statement's results, or of the connection.
+      // End of one request's results, or of the connection.
       if (PQstatus(conn_) == CONNECTION_BAD) {
         if (out.outcome == Outcome::ok) fail("connection lost");
         broken_ = true;
         break;
       }
+      ++op;
       continue;
     }
     const auto status = PQresultStatus(r.get());
     if (status == PGRES_PIPELINE_SYNC) break;
+    const bool is_prepare = op < ops.size() && ops[op].prepare;
     if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
-      out.results.push_back(std::move(r));
+      if (!is_prepare) out.results.push_back(std::move(r));
     } else if (status == PGRES_PIPELINE_ABORTED) {
-      // A statement after a failed one: not run.
+      // A request after a failed one: not run (a skipped Parse never
+      // happened: forget it).
+      if (is_prepare) prepared_.erase(ops[op].sql);
     } else {
+      if (is_prepare) prepared_.erase(ops[op].sql);
       if (out.outcome == Outcome::ok) {
         const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
         out.outcome = Outcome::failed;

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -58,7 +59,7 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Sends `statements` as one pipeline (one round trip) and collects the
-  // results. Returns when all have answered. If `stop` is requested or
+  // results (one per statement, in order). Returns when all have answered. If `stop` is requested or
   // `cancel_at` passes first, sends a cancel request and keeps reading (the
   // statement then fails with 57014). If `hard_deadline` passes without an
   // answer the server is unresponsive: the connection is closed and
@@ -85,6 +86,11 @@ class Connection {
   PGconn* conn_;
   PGcancel* cancel_ = nullptr;
   bool broken_ = false;
+  // SQL text -> name of its prepared statement on this session. Statements
+  // are prepared on first use, inside the same pipeline, so planning is paid
+  // once per session, not per call.
+  std::map<std::string, std::string, std::less<>> prepared_;
+  unsigned next_prepared_ = 0;
 };
 
 // The one place libpq's errors become baton's: throws BackendUnavailable for

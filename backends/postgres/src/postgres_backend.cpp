@@ -1,6 +1,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <limits>
 #include <array>
 #include <cmath>
 #include <mutex>
@@ -52,8 +53,19 @@ std::int64_t field_int(const PGresult* r, int row, int col) {
   return PQgetisnull(r, row, col) ? 0 : std::stoll(PQgetvalue(r, row, col));
 }
 
-// Milliseconds as a GUC value string; "0" disables a timeout.
-std::string guc_ms(milliseconds ms) { return std::to_string(std::max<std::int64_t>(ms.count(), 0)); }
+// `t + d`, pinned at the clock's end instead of overflowing (a far deadline
+// from acquire_for(years) is legal).
+Clock::time_point saturating_add(Clock::time_point t, milliseconds d) {
+  return t > Clock::time_point::max() - d ? Clock::time_point::max() : t + d;
+}
+
+// Milliseconds as a GUC value string; "0" disables a timeout. Timeout GUCs
+// stop at INT_MAX ms (24.8 days); anything longer is "none" on the server
+// (a wait that long is still ended by the client's cancel request).
+std::string guc_ms(milliseconds ms) {
+  if (ms.count() > std::numeric_limits<std::int32_t>::max()) return "0";
+  return std::to_string(std::max<std::int64_t>(ms.count(), 0));
+}
 
 // The SQL is fixed text; names and values only ever travel as parameters.
 struct Sql {
@@ -80,9 +92,6 @@ struct Sql {
             " SET expires_at = clock_timestamp() + $3::bigint * interval '1 millisecond'"
             " WHERE name = $1::bytea AND token = $2::bigint AND backend_pid = pg_backend_pid() RETURNING 1)"
             " SELECT (SELECT count(*) FROM u), set_config('idle_session_timeout', $4, false)";
-    release_row = "UPDATE " + t +
-                  " SET backend_pid = NULL, expires_at = NULL"
-                  " WHERE name = $1::bytea AND token = $2::bigint AND backend_pid = pg_backend_pid()";
     const std::string holder_cols =
         "l.token, l.owner, l.host, l.pid, floor(extract(epoch FROM l.acquired_at) * 1000)::bigint,"
         " CASE WHEN l.expires_at IS NULL THEN NULL ELSE greatest(0, floor(extract(epoch FROM"
@@ -109,7 +118,7 @@ struct Sql {
            ".classid::bigint << 32) | " + a + ".objid::bigint) = ";
   }
 
-  std::string table, create, acquire, try_acquire, renew, release_row, inspect, list, clear;
+  std::string table, create, acquire, try_acquire, renew, inspect, list, clear;
 };
 
 class PgBackend;
@@ -336,12 +345,17 @@ std::optional<std::uint64_t> PgLock::take(bool wait, Clock::time_point deadline,
       Statement{wait ? backend_->sql().acquire : backend_->sql().try_acquire, upsert_params(ttl)}};
   // lock_timeout ends the wait on the server; the client-side cancel and
   // hard deadline are only backstops for a server that stops answering.
-  const auto grace = backend_->command_timeout();
-  const auto cancel_at = bounded ? deadline + milliseconds(200) : Clock::time_point::max();
-  const auto hard = bounded || !wait ? std::max(deadline, Clock::now()) + grace : Clock::time_point::max();
+  Clock::time_point cancel_at = Clock::time_point::max();
+  Clock::time_point hard = Clock::time_point::max();  // an unbounded wait may take forever
+  if (!wait) {
+    hard = backend_->command_deadline();
+  } else if (bounded) {
+    cancel_at = saturating_add(deadline, milliseconds(200));
+    hard = saturating_add(deadline, backend_->command_timeout());
+  }
   PipelineResult r;
   try {
-    r = conn_->run(statements, wait ? hard : backend_->command_deadline(), stop, cancel_at);
+    r = conn_->run(statements, hard, stop, cancel_at);
   } catch (const BackendUnavailable&) {
     conn_.reset();
     throw;
@@ -395,16 +409,17 @@ bool PgLock::renew(milliseconds ttl) {
 
 bool PgLock::release() {
   if (!conn_) return false;
+  // Only the advisory lock is let go: the row may keep naming this session,
+  // because inspect() and list() trust a row only while pg_locks shows its
+  // key granted to that very session.
   try {
-    auto r = conn_->run({Statement{backend_->sql().release_row, {bytes(name_), text(static_cast<std::int64_t>(token_))}},
-                         Statement{"SELECT pg_advisory_unlock($1::bigint), set_config('idle_session_timeout', '0', false)",
+    auto r = conn_->run({Statement{"SELECT pg_advisory_unlock($1::bigint), set_config('idle_session_timeout', '0', false)",
                                    {text(key_)}}},
                         backend_->command_deadline());
     if (r.outcome == Outcome::ok) {
-      const bool unlocked = field(r.results.at(1).get(), 0, 0) == "t";
-      const bool row_was_mine = std::string(PQcmdTuples(r.results.at(0).get())) == "1";
+      const bool unlocked = field(r.results.at(0).get(), 0, 0) == "t";
       give_back();
-      return unlocked && row_was_mine;
+      return unlocked;
     }
   } catch (const BackendUnavailable&) {
   }
