@@ -2,7 +2,6 @@
 // $BATON_TEST_PG_DSN names (scripts/test.sh starts a throwaway one). Without
 // it the tests are skipped (exit 77), except under CI=true, where a backend
 // that cannot be tested is a failure.
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -10,17 +9,11 @@
 #include <baton/conformance.hpp>
 #include <baton/postgres.hpp>
 
+#include "process.hpp"
+
 int main(int argc, char** argv) {
   const char* dsn = std::getenv("BATON_TEST_PG_DSN");
-  bool listing = false;
-  for (int i = 1; i < argc; ++i) listing = listing || std::string_view(argv[i]).substr(0, 6) == "--list";
-  if ((dsn == nullptr || *dsn == '\0') && !listing) {
-    const char* ci = std::getenv("CI");
-    const bool in_ci = ci != nullptr && std::string_view(ci) == "true";
-    std::fprintf(stderr, "conformance_postgres: BATON_TEST_PG_DSN is not set (scripts/test.sh sets it)%s\n",
-                 in_ci ? "; CI=true, so this is a failure" : "; skipping");
-    return in_ci ? 1 : 77;
-  }
+  if (auto code = baton::test::server_or_skip("conformance_postgres", "BATON_TEST_PG_DSN", argc, argv)) return *code;
   baton::conformance::Suite suite;
   suite.name = "postgres";
   suite.frees_on_disconnect = true;

@@ -5,7 +5,6 @@
 // Without a URL the tests are skipped (exit 77), except under CI=true.
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -14,17 +13,11 @@
 #include <baton/conformance.hpp>
 #include <baton/redis.hpp>
 
+#include "process.hpp"
+
 int main(int argc, char** argv) {
   const char* url = std::getenv("BATON_TEST_REDIS_URL");
-  bool listing = false;
-  for (int i = 1; i < argc; ++i) listing = listing || std::string_view(argv[i]).substr(0, 6) == "--list";
-  if ((url == nullptr || *url == '\0') && !listing) {
-    const char* ci = std::getenv("CI");
-    const bool in_ci = ci != nullptr && std::string_view(ci) == "true";
-    std::fprintf(stderr, "conformance_redis: BATON_TEST_REDIS_URL is not set (scripts/test.sh sets it)%s\n",
-                 in_ci ? "; CI=true, so this is a failure" : "; skipping");
-    return in_ci ? 1 : 77;
-  }
+  if (auto code = baton::test::server_or_skip("conformance_redis", "BATON_TEST_REDIS_URL", argc, argv)) return *code;
   if (const char* p = std::getenv("BATON_TEST_REDIS_PREFIX"); p == nullptr || *p == '\0') {
     const std::string prefix = "baton-conformance:" + std::to_string(::getpid()) + "-" +
                                std::to_string(std::random_device{}()) + ":";

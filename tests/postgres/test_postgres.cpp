@@ -217,14 +217,6 @@ TEST_CASE("config: dsn is required, keys are checked, schema is used") {
 }
 
 int main(int argc, char** argv) {
-  bool listing = false;
-  for (int i = 1; i < argc; ++i) listing = listing || std::string_view(argv[i]).substr(0, 6) == "--list";
-  const char* d = std::getenv("BATON_TEST_PG_DSN");
-  if ((d == nullptr || *d == '\0') && !listing) {
-    const char* ci = std::getenv("CI");
-    const bool in_ci = ci != nullptr && std::string_view(ci) == "true";
-    std::fprintf(stderr, "postgres_tests: BATON_TEST_PG_DSN is not set%s\n", in_ci ? " (CI=true: failure)" : "; skipping");
-    return in_ci ? 1 : 77;
-  }
+  if (auto code = server_or_skip("postgres_tests", "BATON_TEST_PG_DSN", argc, argv)) return *code;
   return Catch::Session().run(argc, argv);
 }

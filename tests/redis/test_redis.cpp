@@ -296,14 +296,6 @@ TEST_CASE("URLs with user, password and db, and AUTH failures never echo the pas
 }
 
 int main(int argc, char** argv) {
-  bool listing = false;
-  for (int i = 1; i < argc; ++i) listing = listing || std::string_view(argv[i]).substr(0, 6) == "--list";
-  const char* u = std::getenv("BATON_TEST_REDIS_URL");
-  if ((u == nullptr || *u == '\0') && !listing) {
-    const char* ci = std::getenv("CI");
-    const bool in_ci = ci != nullptr && std::string_view(ci) == "true";
-    std::fprintf(stderr, "redis_tests: BATON_TEST_REDIS_URL is not set%s\n", in_ci ? " (CI=true: failure)" : "; skipping");
-    return in_ci ? 1 : 77;
-  }
+  if (auto code = server_or_skip("redis_tests", "BATON_TEST_REDIS_URL", argc, argv)) return *code;
   return Catch::Session().run(argc, argv);
 }

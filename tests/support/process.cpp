@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <string_view>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -126,6 +128,18 @@ std::string read_text(const std::filesystem::path& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+std::optional<int> server_or_skip(const char* program, const char* var, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]).substr(0, 6) == "--list") return std::nullopt;
+  }
+  if (const char* v = std::getenv(var); v != nullptr && *v != '\0') return std::nullopt;
+  const char* ci = std::getenv("CI");
+  const bool in_ci = ci != nullptr && std::string_view(ci) == "true";
+  std::fprintf(stderr, "%s: %s is not set (scripts/test.sh starts the server and sets it)%s\n", program, var,
+               in_ci ? "; CI=true, so this is a failure" : "; skipping");
+  return in_ci ? 1 : 77;
 }
 
 std::string random_hex(int n) {

@@ -66,6 +66,12 @@ long long ms_since(std::chrono::steady_clock::time_point start);
 void write_text(const std::filesystem::path& path, const std::string& text);
 std::string read_text(const std::filesystem::path& path);
 
+// For a test program that needs the server $`var` names: nullopt when it is
+// set (or when only listing tests, --list*), else the exit code to return at
+// once: 77 (ctest's skip) normally, 1 under CI=true, where an untested
+// backend is a failure. Says why on stderr.
+std::optional<int> server_or_skip(const char* program, const char* var, int argc, char** argv);
+
 // A random lower-case hex string of `n` digits (unique test names).
 std::string random_hex(int n = 12);
 

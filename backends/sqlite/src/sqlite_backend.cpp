@@ -237,6 +237,7 @@ class SqliteLock final : public BackendLock {
   Queue step(Connection& c, std::int64_t ticket, std::chrono::milliseconds ttl,
              Clock::time_point deadline = Clock::time_point::max(), const std::stop_token* stop = nullptr);
   std::int64_t take_ticket(Connection& c, std::int64_t now);
+  std::int64_t insert_waiter(Connection& c, std::int64_t heartbeat_deadline);
   void grant(Connection& c, std::int64_t ticket, std::int64_t now, std::chrono::milliseconds ttl);
   void leave(Connection& c, std::int64_t ticket);
 
@@ -313,19 +314,7 @@ Queue SqliteLock::step(Connection& c, std::int64_t ticket, std::chrono::millisec
       grant(c, mine, now, ttl);
       q.granted = true;
     } else if (mine == 0) {
-      auto self = detail::self_process();
-      Query(c, Sql::insert_waiter)
-          .bind_blob(1, name_)
-          .bind_text(2, owner_.id)
-          .bind_text(3, owner_.host)
-          .bind(4, owner_.pid)
-          .bind(5, self.pid)
-          .bind(6, self.start)
-          .bind_text(7, c.identity().pid_ns)
-          .bind_text(8, c.identity().boot_id)
-          .bind(9, heartbeat_deadline)
-          .run();
-      mine = sqlite3_last_insert_rowid(c.handle());
+      mine = insert_waiter(c, heartbeat_deadline);
     }
     if (!ours) q.version = c.data_version();
     q.ticket = mine;
@@ -346,6 +335,14 @@ std::int64_t SqliteLock::take_ticket(Connection& c, std::int64_t now) {
   }
   // No counter row (someone deleted it): a waiter row that lives only inside
   // this transaction recreates it.
+  auto ticket = insert_waiter(c, now);
+  Query(c, Sql::delete_waiter).bind(1, ticket).run();
+  return ticket;
+}
+
+// Queues this owner: a waiter row alive until `heartbeat_deadline`. Returns
+// its ticket.
+std::int64_t SqliteLock::insert_waiter(Connection& c, std::int64_t heartbeat_deadline) {
   auto self = detail::self_process();
   Query(c, Sql::insert_waiter)
       .bind_blob(1, name_)
@@ -356,11 +353,9 @@ std::int64_t SqliteLock::take_ticket(Connection& c, std::int64_t now) {
       .bind(6, self.start)
       .bind_text(7, c.identity().pid_ns)
       .bind_text(8, c.identity().boot_id)
-      .bind(9, now)
+      .bind(9, heartbeat_deadline)
       .run();
-  auto ticket = sqlite3_last_insert_rowid(c.handle());
-  Query(c, Sql::delete_waiter).bind(1, ticket).run();
-  return ticket;
+  return sqlite3_last_insert_rowid(c.handle());
 }
 
 // Inside a write transaction: the holder row for a grant with `ticket` as
