@@ -115,11 +115,14 @@ TEST_CASE("FIFO: waiters behind a slow head waiter do not overtake it", "[confor
   REQUIRE(wait_for_file(dir / "ready-third", 20s));
   REQUIRE(wait_for_waiters(manager, name, 3) == 3);
 
-  // The head cannot react for a moment (far less than any liveness bound):
-  // the lock must wait for it, not go to whoever asks next.
+  // The head cannot react for a while: longer than a waiter's poll or
+  // heartbeat interval (so waiters behind it do look at the free lock, even
+  // on a backend that wakes only the head), shorter than its liveness bound
+  // (it is alive and keeps its place). The lock must wait for it, not go to
+  // whoever asks next.
   head.signal(SIGSTOP);
   holder.release();
-  std::this_thread::sleep_for(300ms);
+  std::this_thread::sleep_for(std::min<milliseconds>(1500ms, dead_waiter_bound() / 3));
   CHECK_FALSE(second_waiter.returned());
   CHECK_FALSE(fs::exists(dir / "acquired-third"));
   head.signal(SIGCONT);
