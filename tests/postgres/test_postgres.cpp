@@ -196,6 +196,20 @@ TEST_CASE("an unreachable server is BackendUnavailable within connect_timeout") 
   ::close(fd);
 }
 
+TEST_CASE("a key=value DSN works like a URI") {
+  // postgresql://USER@HOST:PORT/DB -> user=USER host=HOST port=PORT dbname=DB
+  const std::string uri = dsn();
+  const auto rest = uri.substr(uri.find("://") + 3);
+  const auto at = rest.find('@'), colon = rest.find(':', at), slash = rest.find('/', colon);
+  REQUIRE((at != std::string::npos && colon != std::string::npos && slash != std::string::npos));
+  const std::string kv = "user=" + rest.substr(0, at) + " host=" + rest.substr(at + 1, colon - at - 1) +
+                         " port=" + rest.substr(colon + 1, slash - colon - 1) + " dbname=" + rest.substr(slash + 1);
+  auto m = manager(kv);
+  auto lock = m.lock(fresh("kv"));
+  CHECK(lock.try_acquire());
+  CHECK(m.inspect(lock.name()).held);
+}
+
 TEST_CASE("config: dsn is required, keys are checked, schema is used") {
   using baton::postgres::options_from_config;
   CHECK_THROWS_AS(options_from_config(nlohmann::json::object()), baton::ConfigError);
