@@ -14,6 +14,8 @@ packages=(
   postgresql redis-server
   # tests and debugging: the CLI tests are Python, sqlite3 to look into a database
   python3 sqlite3 procps
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -72,7 +72,7 @@ postgres_start() {
   _pg_as "$bin/initdb" -D "$dir/data" --no-sync -A trust -U postgres -E UTF8 >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; return 1; }
   _pg_as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-    -o "-c fsync=off -c listen_addresses=127.0.0.1 -p $BATON_PG_PORT -k $dir/sock -c max_connections=400" \
+    -o "-c fsync=off -c listen_addresses=127.0.0.1 -p $BATON_PG_PORT -k $dir/sock -c max_connections=${BATON_PG_MAX_CONNECTIONS:-400}" \
     start >/dev/null || { tail -n 20 "$dir/server.log" >&2; return 1; }
   _pg_as "$bin/psql" -X -q -h 127.0.0.1 -p "$BATON_PG_PORT" -U postgres -d postgres \
     -c "CREATE DATABASE baton_test" >/dev/null || return 1

@@ -5,18 +5,20 @@
 #               CLI and example tests)
 #   2. asan:    AddressSanitizer + UBSan build in build-asan/ (no examples/bench)
 #   3. tsan:    ThreadSanitizer build in build-tsan/ (no examples/bench)
+#   4. fuzz:    libFuzzer targets of fuzz/ (clang++, ASan+UBSan, build-fuzz/),
+#               each run for BATON_FUZZ_SECONDS (45) by scripts/fuzz.sh
 #
 # Each stage configures, builds and runs ctest (output of failed tests shown).
 # A failing stage does not stop the others; the script ends with a summary
 # and exits non-zero if anything failed.
 #
-# Knobs: BATON_TEST_STAGES="normal asan tsan" (a subset to run),
+# Knobs: BATON_TEST_STAGES="normal asan tsan fuzz" (a subset to run),
 # BATON_JOBS=2 (build parallelism), BATON_TEST_SERVERS (scripts/servers.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs=${BATON_JOBS:-2}
-stages=${BATON_TEST_STAGES:-normal asan tsan}
+stages=${BATON_TEST_STAGES:-normal asan tsan fuzz}
 started=$SECONDS
 
 scripts/deps.sh
@@ -75,13 +77,29 @@ for s in $stages; do
     normal)
       stage normal build -- -DCMAKE_BUILD_TYPE=Release ;;
     asan)
-      stage asan build-asan -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATON_SANITIZE=address \
+      # The fault suite (label faults: real servers restarted, 3000 process
+      # starts) runs in the normal stage only, to keep CI under 20 minutes.
+      stage asan build-asan -LE faults -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATON_SANITIZE=address \
         -DBATON_BUILD_EXAMPLES=OFF -DBATON_BUILD_BENCH=OFF ;;
     tsan)
-      stage tsan build-tsan -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATON_SANITIZE=thread \
+      stage tsan build-tsan -LE faults -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATON_SANITIZE=thread \
         -DBATON_BUILD_EXAMPLES=OFF -DBATON_BUILD_BENCH=OFF ;;
+    fuzz)
+      t0=$SECONDS
+      echo
+      echo "=================== fuzz: scripts/fuzz.sh ${BATON_FUZZ_SECONDS:-45}"
+      mkdir -p build-fuzz
+      if scripts/fuzz.sh "${BATON_FUZZ_SECONDS:-45}" 2>&1 | tee build-fuzz/fuzz-output.log; then
+        result=PASS
+      else
+        result=FAIL
+        failed=1
+      fi
+      summary+=("$result  fuzz ($((SECONDS - t0)) s): $(grep -cE '^PASS ' build-fuzz/fuzz-output.log || true) targets passed")
+      while IFS= read -r l; do summary+=("        $l"); done < <(grep -E '^(PASS|FAIL)  ' build-fuzz/fuzz-output.log || true)
+      ;;
     *)
-      echo "test.sh: unknown stage '$s' (known: normal asan tsan)" >&2
+      echo "test.sh: unknown stage '$s' (known: normal asan tsan fuzz)" >&2
       exit 2 ;;
   esac
 done

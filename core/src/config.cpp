@@ -119,6 +119,12 @@ Config parse_config_text(std::string_view text, std::string source) {
     std::string message = e.what();
     if (auto pos = message.find("parse error"); pos != std::string::npos) message = message.substr(pos);
     throw ConfigError("", "invalid JSON: " + message, source);
+  } catch (const json::out_of_range& e) {
+    // A number too large for a double (1e400): nlohmann throws out_of_range.406,
+    // not parse_error. Found by tests/data/bad-configs and fuzz/config_fuzz.
+    std::string message = e.what();
+    if (auto pos = message.find("] "); pos != std::string::npos) message = message.substr(pos + 2);
+    throw ConfigError("", "invalid JSON: " + message, source);
   }
   return parse_config(document, std::move(source));
 }

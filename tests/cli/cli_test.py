@@ -428,6 +428,34 @@ def config_errors(sb):
     check(r.returncode == 0 and sb.exists("expanded.db"), "${VAR} in a config string is expanded", r)
 
 
+BAD_CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "bad-configs")
+
+
+@sqlite_case
+def bad_config_corpus(sb):
+    """tests/data/bad-configs: every malformed config exits 78 with one line naming the key."""
+    env = dict(sb.env)
+    env.pop("BATON_TEST_UNSET_VARIABLE", None)
+    entries = []
+    with open(os.path.join(BAD_CONFIGS, "MANIFEST")) as m:
+        for line in m:
+            if line.strip() and not line.startswith("#"):
+                fn, key = line.rstrip("\n").split("\t")
+                entries.append((fn, key))
+    listed = {fn for fn, _ in entries}
+    on_disk = {f for f in os.listdir(BAD_CONFIGS) if f.endswith(".json")}
+    check(listed == on_disk, f"MANIFEST and the files differ: {sorted(listed ^ on_disk)}")
+    check(len(entries) >= 30, "at least 30 malformed configs")
+    for fn, key in entries:
+        r = sb.baton("--config", os.path.join(BAD_CONFIGS, fn), "status", "x", env=env)
+        check(r.returncode == 78, f"{fn}: exit 78", r)
+        lines = r.stderr.splitlines()
+        check(len(lines) == 1, f"{fn}: exactly one line on stderr", r)
+        one_stderr_line(r, key)
+        check(r.stdout == "", f"{fn}: nothing on stdout", r)
+    check(not sb.exists("locks.db") and not sb.exists("baton.db"), "a bad config never creates a database")
+
+
 @sqlite_case
 def config_lookup_order(sb):
     """--config, then $BATON_CONFIG, then ./baton.json, then SQLite at ./baton.db."""
@@ -639,6 +667,139 @@ def signal_while_waiting(sb):
     check(status == 130, f"a baton started with SIGINT ignored still aborts on SIGINT: {status} {err!r}")
     check(not sb.exists("ran"), "CMD must not run")
     let_go(sb, p)
+
+
+# Hostile lock names through argv (NUL cannot be passed in argv at all: execve
+# ends each argument at the first NUL, so a NUL name can only come through the
+# library API; the conformance suite covers that).
+HOSTILE_NAMES = [
+    "'; DROP TABLE x; --",
+    "\"; DROP TABLE baton_locks; --",
+    "x') OR 1=1 --",
+    "]]",
+    "]]..redis.call('FLUSHALL')..[[",
+    "redis.call(",
+    "*",
+    "%",
+    "%s%n%x",
+    "a\nb",
+    "\r\n",
+    "line\nbreak'\"`$(touch pwned)`",
+    "名前-ü-🔒",
+    "{hash}tag",
+    "../../etc/passwd",
+    " ",
+    "\t",
+    "x" * 1024,
+    "é" * 512,
+]
+# Invalid UTF-8 reaches argv as raw bytes (Python passes surrogateescape'd str as bytes).
+HOSTILE_BYTES = [b"\xff\xfe", b"\xc3\x28", b"a\x80b", b"\xed\xa0\x80"]
+
+
+@case
+def hostile_names(sb):
+    """Hostile names work verbatim (status echoes them, run holds them, clear frees them) or exit 64."""
+    for name in HOSTILE_NAMES + [b.decode("utf-8", "surrogateescape") for b in HOSTILE_BYTES]:
+        p = hold(sb, name, "--ttl", "30")
+        r = subprocess.run([BATON, "status", name], cwd=sb.dir, env=sb.env, capture_output=True, timeout=30)
+        check(r.returncode == 0, f"status {name!r} exits 0 (got {r.returncode}, {r.stderr!r})")
+        st = json.loads(r.stdout.decode("utf-8", "surrogateescape"))
+        # Names that are not UTF-8 are shown with U+FFFD or escapes; valid ones verbatim.
+        try:
+            name.encode("utf-8")
+            check(st["name"] == name, f"status shows {name!r} verbatim, got {st['name']!r}")
+        except UnicodeEncodeError:
+            pass
+        check(st["held"] is True, f"{name!r} is held")
+        r2 = sb.baton("run", name, "--no-wait", "--", "true")
+        check(r2.returncode == 75, f"{name!r}: a second run is refused with 75", r2)
+        let_go(sb, p)
+        st = sb.status(name)
+        check(st["held"] is False, f"{name!r} is free after release")
+        r3 = sb.baton("clear", name)
+        check(r3.returncode == 0, f"clear {name!r}", r3)
+    # Other names must not have been touched: list is empty.
+    check(sb.list() == [], "no stray locks after the hostile names")
+    for name, what in (("", "empty"), ("x" * 1025, "1025 bytes"), ("é" * 513, "1026 bytes of UTF-8"),
+                       ("__baton.x", "reserved")):
+        for args in (["run", name, "--", "touch", "ran"], ["status", name], ["clear", name]):
+            r = sb.baton(*args)
+            check(r.returncode == 64, f"{what} name: {args[0]} exits 64", r)
+            one_stderr_line(r)
+    check(not sb.exists("ran") and not sb.exists("pwned"), "no CMD ran, nothing was injected")
+    # The backend store is intact (the DROP TABLE attempts did nothing).
+    p = hold(sb, "after")
+    check(sb.status("after")["held"] is True, "the store still works")
+    let_go(sb, p)
+
+
+@sqlite_case
+def usage_errors_more(sb):
+    """More misuse: exit 64, a 'baton: ' line and a usage line, nothing run."""
+    cases = [
+        (["run", "job", "--timeout", "--", "touch", "ran"], "--timeout without a value"),
+        (["run", "job", "--ttl", "--", "touch", "ran"], "--ttl without a value"),
+        (["run", "job", "--timeout", "inf", "--", "touch", "ran"], "timeout inf"),
+        (["run", "job", "--timeout", "1e999", "--", "touch", "ran"], "timeout overflow"),
+        (["run", "job", "--ttl", "nan", "--", "touch", "ran"], "ttl nan"),
+        (["run", "job", "--ttl", "abc", "--", "touch", "ran"], "ttl not a number"),
+        (["run", "job", "extra", "--", "touch", "ran"], "extra positional before --"),
+        (["status", "a", "b"], "status with two names"),
+        (["clear"], "clear without NAME"),
+        (["run"], "run alone"),
+        (["-x"], "unknown short flag"),
+    ]
+    sb.write_config({"backend": "nope"})
+    for args, what in cases:
+        r = sb.baton(*args)
+        check(r.returncode == 64, f"{what}: exit 64", r)
+        lines = r.stderr.splitlines()
+        check(len(lines) >= 1 and lines[0].startswith("baton: "), f"{what}: 'baton: ' message", r)
+        check(any(line.startswith("usage: baton") for line in lines), f"{what}: a usage line", r)
+        check(not sb.exists("ran"), f"{what}: CMD must not run")
+
+
+SECRET = "s3cr3t-Pa55w0rd"
+
+
+@case
+def password_never_echoed(sb):
+    """A password in the DSN / URL never appears on stdout or stderr (69 path, status, list, run)."""
+    if BACKEND == "postgres":
+        bad = {"backend": "postgres", "postgres": {"dsn": f"postgresql://postgres:{SECRET}@127.0.0.1:1/x",
+                                                   "connect_timeout_ms": 1000}}
+        bad_kv = {"backend": "postgres", "postgres": {"dsn": f"host=127.0.0.1 port=1 password={SECRET} dbname=x",
+                                                      "connect_timeout_ms": 1000}}
+        dsn = os.environ["BATON_TEST_PG_DSN"]
+        good_url = dsn.replace("postgresql://postgres@", f"postgresql://postgres:{SECRET}@", 1)
+        good = {"backend": "postgres", "postgres": {"dsn": good_url}}
+        configs = [bad, bad_kv, good]
+    elif BACKEND == "redis":
+        bad = {"backend": "redis", "redis": {"url": f"redis://user:{SECRET}@127.0.0.1:1/0", "connect_timeout_ms": 1000}}
+        bad2 = {"backend": "redis", "redis": {"url": f"redis://{SECRET}@127.0.0.1:1/0", "connect_timeout_ms": 1000}}
+        # The dev server has no password: AUTH with one fails -> an error message, still without it.
+        url = os.environ["BATON_TEST_REDIS_URL"].replace("redis://", f"redis://default:{SECRET}@", 1)
+        wrong = {"backend": "redis", "redis": {"url": url}}
+        badport = {"backend": "redis", "redis": {"url": f"redis://u:{SECRET}@127.0.0.1:99999/0"}}
+        configs = [bad, bad2, wrong, badport]
+    else:
+        configs = [{"backend": "sqlite", "sqlite": {"path": f"/nonexistent-{SECRET}/x/locks.db"}}]
+    for doc in configs:
+        sb.write_config(doc)
+        for args in (["run", "job", "--", "true"], ["status", "job"], ["list"], ["clear", "job"]):
+            r = sb.baton(*args, timeout=30)
+            if BACKEND == "sqlite":
+                check(r.returncode == 69, f"{args[0]}: 69", r)  # a path is not a secret, shown on purpose
+                continue
+            check(SECRET not in r.stdout and SECRET not in r.stderr, f"{args[0]} with {doc}: password leaked", r)
+            check(r.returncode in (0, 69, 75, 78), f"{args[0]}: a known exit status", r)
+    # A dead server/DSN with a ${VAR} password: not echoed either.
+    if BACKEND == "postgres":
+        sb.write_config({"backend": "postgres", "postgres": {"dsn": "postgresql://postgres:${BATON_TEST_PW}@127.0.0.1:1/x",
+                                                             "connect_timeout_ms": 1000}})
+        r = sb.baton("status", "job", env=dict(sb.env, BATON_TEST_PW=SECRET))
+        check(r.returncode == 69 and SECRET not in r.stderr + r.stdout, "${VAR} password not echoed", r)
 
 
 def main():

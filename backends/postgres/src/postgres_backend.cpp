@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "baton/config.hpp"
@@ -136,6 +137,8 @@ class PgLock final : public BackendLock {
 
  private:
   std::optional<std::uint64_t> take(bool wait, Clock::time_point deadline, milliseconds ttl, std::stop_token stop);
+  std::optional<std::uint64_t> take_once(bool wait, Clock::time_point deadline, milliseconds ttl,
+                                         std::stop_token stop);
   std::vector<Param> upsert_params(milliseconds ttl) const;
   void give_back();
 
@@ -227,6 +230,9 @@ class PgBackend final : public Backend {
   Clock::time_point command_deadline() const { return Clock::now() + command_timeout(); }
   milliseconds command_timeout() const {
     return options_.command_timeout > milliseconds::zero() ? options_.command_timeout : std::chrono::seconds(5);
+  }
+  milliseconds connect_timeout() const {
+    return options_.connect_timeout > milliseconds::zero() ? options_.connect_timeout : std::chrono::seconds(5);
   }
   const Sql& sql() const { return sql_; }
 
@@ -330,8 +336,35 @@ std::optional<std::uint64_t> PgLock::try_acquire(milliseconds ttl) {
   return take(false, Clock::time_point::max(), ttl, {});
 }
 
+// A waiter whose session is lost mid-wait (server restart, connection killed
+// by a proxy, a stale pooled connection) had its place in the server's queue
+// taken away with the session: it reconnects and queues again until its
+// deadline, giving up with BackendUnavailable only when the server stays
+// unreachable for a whole connect timeout. (Found by tests/faults
+// postgres.server_restart: before, the waiter failed at once with exit 69.)
+// A server that cannot be reached at the first attempt still fails at once.
 std::optional<std::uint64_t> PgLock::take(bool wait, Clock::time_point deadline, milliseconds ttl,
                                           std::stop_token stop) {
+  Clock::time_point give_up = Clock::time_point::min();
+  for (;;) {
+    bool connected = false;
+    try {
+      if (!conn_) conn_ = backend_->checkout();
+      connected = true;
+      return take_once(wait, deadline, ttl, stop);
+    } catch (const BackendUnavailable&) {
+      conn_.reset();
+      const auto now = Clock::now();
+      if (!wait || stop.stop_requested()) throw;
+      if (connected && give_up == Clock::time_point::min()) give_up = saturating_add(now, backend_->connect_timeout());
+      if (now >= give_up || now >= deadline) throw;
+    }
+    std::this_thread::sleep_for(std::min<Clock::duration>(milliseconds(100), deadline - Clock::now()));
+  }
+}
+
+std::optional<std::uint64_t> PgLock::take_once(bool wait, Clock::time_point deadline, milliseconds ttl,
+                                               std::stop_token stop) {
   if (!conn_) conn_ = backend_->checkout();
   const bool bounded = deadline != Clock::time_point::max();
   milliseconds lock_timeout{0};
