@@ -1,0 +1,499 @@
+// The benchmark suite behind scripts/bench.sh: one backend, one measure, one
+// JSON object on stdout.
+//
+//   bench_suite BACKEND uncontended [RUNS] [ITERS]
+//   bench_suite BACKEND handoff DEPTH [ROUNDS] [HOLD_US]
+//   bench_suite BACKEND contention PROCS [SECONDS]
+//   bench_suite BACKEND many_names [NAMES]
+//
+// BACKEND: sqlite | postgres | redis. Servers come from $BATON_TEST_PG_DSN and
+// $BATON_TEST_REDIS_URL, as for the tests; SQLite uses a fresh file under
+// $TMPDIR.
+//
+// uncontended: acquire+release of one Lock, and the floor (the bare primitive
+//   pair on the same kind of connection), in alternating runs of ITERS
+//   iterations; every iteration is timed, so p50 and p99 are per pair. The
+//   reported p50/p99 are the medians over RUNS runs.
+//     sqlite:   two write transactions, BEGIN IMMEDIATE; write one row; COMMIT
+//               (floor) and two empty BEGIN IMMEDIATE; COMMIT (floor_empty)
+//     postgres: SELECT pg_advisory_lock(k) + SELECT pg_advisory_unlock(k)
+//     redis:    SET k v NX PX + compare-and-delete EVAL
+// handoff: DEPTH+1 participants (threads, alternately in two processes, each
+//   with its own LockManager and Lock; on PostgreSQL each is a connection)
+//   take turns on one name. They queue in participant order, so FIFO makes
+//   every hand-off cross from one process to the other. The holder holds for
+//   HOLD_US (default 5000: a lock guards some work, and the waiter has
+//   settled at the head of the queue), waits until DEPTH waiters are queued, stamps CLOCK_MONOTONIC and releases; the
+//   next waiter stamps its grant. Latency = grant - release. The released
+//   participant queues again at the tail, so the depth stays DEPTH.
+// contention: PROCS processes loop acquire/release on one name for SECONDS;
+//   total grants/s and max/min grants per process.
+// many_names: lock and release NAMES distinct names (2 threads), then the
+//   uncontended measure again (baton only).
+#include <sqlite3.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <baton/baton.hpp>
+
+#if BATON_HAS_POSTGRES
+#include <libpq-fe.h>
+#endif
+#if BATON_HAS_REDIS
+#include <hiredis/hiredis.h>
+#endif
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string g_kind;
+std::string g_db;
+std::string g_prefix;
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::shared_ptr<baton::Backend> make() {
+#if BATON_HAS_POSTGRES
+  if (g_kind == "postgres") {
+    baton::postgres::Options o;
+    o.dsn = env("BATON_TEST_PG_DSN");
+    return baton::postgres::make_backend(o);
+  }
+#endif
+#if BATON_HAS_REDIS
+  if (g_kind == "redis") {
+    baton::redis::Options o;
+    o.url = env("BATON_TEST_REDIS_URL");
+    o.key_prefix = g_prefix;
+    return baton::redis::make_backend(o);
+  }
+#endif
+  if (g_kind != "sqlite") {
+    std::fprintf(stderr, "bench_suite: backend %s not built or unknown\n", g_kind.c_str());
+    std::exit(64);
+  }
+  baton::sqlite::Options o;
+  o.path = g_db;
+  return baton::sqlite::make_backend(o);
+}
+
+long long now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+double pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+double median(std::vector<double> v) { return pct(std::move(v), 0.5); }
+
+// Memory shared by forked processes (and their threads).
+template <class T>
+T* shared(size_t n = 1) {
+  void* p = ::mmap(nullptr, sizeof(T) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) std::abort();
+  return new (p) T[n]();
+}
+
+// ---- floors -------------------------------------------------------------------
+
+void sqlite_exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::fprintf(stderr, "sqlite: %s\n", err);
+    std::abort();
+  }
+}
+
+struct Floor {
+  std::function<void()> pair;
+  std::function<void()> close;
+};
+
+Floor sqlite_floor(bool write_row) {
+  sqlite3* db = nullptr;
+  sqlite3_open(g_db.c_str(), &db);
+  sqlite3_busy_timeout(db, 5000);
+  sqlite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                  "CREATE TABLE IF NOT EXISTS floor(k INTEGER PRIMARY KEY, v BLOB)");
+  sqlite3_stmt *set = nullptr, *del = nullptr;
+  sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO floor VALUES(1, 'holder')", -1, &set, nullptr);
+  sqlite3_prepare_v2(db, "DELETE FROM floor WHERE k = 1", -1, &del, nullptr);
+  Floor f;
+  if (write_row) {
+    f.pair = [=] {
+      for (sqlite3_stmt* st : {set, del}) {
+        sqlite_exec(db, "BEGIN IMMEDIATE");
+        sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite_exec(db, "COMMIT");
+      }
+    };
+  } else {
+    f.pair = [=] {
+      sqlite_exec(db, "BEGIN IMMEDIATE");
+      sqlite_exec(db, "COMMIT");
+      sqlite_exec(db, "BEGIN IMMEDIATE");
+      sqlite_exec(db, "COMMIT");
+    };
+  }
+  f.close = [=] {
+    sqlite3_finalize(set);
+    sqlite3_finalize(del);
+    sqlite3_close(db);
+  };
+  return f;
+}
+
+#if BATON_HAS_POSTGRES
+Floor postgres_floor() {
+  PGconn* c = PQconnectdb(env("BATON_TEST_PG_DSN").c_str());
+  if (PQstatus(c) != CONNECTION_OK) std::abort();
+  auto key = std::make_shared<std::string>(std::to_string(baton::postgres::advisory_key("bench-floor")));
+  Floor f;
+  f.pair = [=] {
+    const char* params[] = {key->c_str()};
+    for (const char* sql : {"SELECT pg_advisory_lock($1::bigint)", "SELECT pg_advisory_unlock($1::bigint)"}) {
+      PGresult* r = PQexecParams(c, sql, 1, nullptr, params, nullptr, nullptr, 0);
+      if (PQresultStatus(r) != PGRES_TUPLES_OK) std::abort();
+      PQclear(r);
+    }
+  };
+  f.close = [=] { PQfinish(c); };
+  return f;
+}
+#endif
+
+#if BATON_HAS_REDIS
+Floor redis_floor() {
+  const std::string url = env("BATON_TEST_REDIS_URL");
+  const auto hostport = url.substr(8, url.find('/', 8) - 8);
+  const auto colon = hostport.rfind(':');
+  redisContext* c = redisConnect(hostport.substr(0, colon).c_str(), std::stoi(hostport.substr(colon + 1)));
+  if (c == nullptr || c->err) std::abort();
+  const std::string key = g_prefix + "floor";
+  Floor f;
+  f.pair = [=] {
+    auto* set = static_cast<redisReply*>(redisCommand(c, "SET %s owner-1 NX PX 30000", key.c_str()));
+    auto* del = static_cast<redisReply*>(redisCommand(
+        c, "EVAL %s 1 %s owner-1",
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+        key.c_str()));
+    if (set == nullptr || del == nullptr || del->type != REDIS_REPLY_INTEGER || del->integer != 1) std::abort();
+    freeReplyObject(set);
+    freeReplyObject(del);
+  };
+  f.close = [=] { redisFree(c); };
+  return f;
+}
+#endif
+
+// Times ITERS calls of fn; returns per-call microseconds.
+std::vector<double> timed(int iters, const std::function<void()>& fn) {
+  std::vector<double> us;
+  us.reserve(static_cast<size_t>(iters));
+  for (int i = 0; i < iters; ++i) {
+    const long long t0 = now_ns();
+    fn();
+    us.push_back(static_cast<double>(now_ns() - t0) / 1000.0);
+  }
+  return us;
+}
+
+struct Stats {
+  std::vector<double> p50, p99;
+  void add(const std::vector<double>& us) {
+    p50.push_back(pct(us, 0.5));
+    p99.push_back(pct(us, 0.99));
+  }
+};
+
+int cmd_uncontended(int runs, int iters) {
+  baton::LockManager manager(make());
+  auto lock = manager.lock("bench-uncontended-" + std::to_string(::getpid()));
+  auto baton_pair = [&] {
+    lock.acquire();
+    lock.release();
+  };
+  std::vector<std::pair<std::string, Floor>> floors;
+#if BATON_HAS_POSTGRES
+  if (g_kind == "postgres") floors.emplace_back("floor", postgres_floor());
+#endif
+#if BATON_HAS_REDIS
+  if (g_kind == "redis") floors.emplace_back("floor", redis_floor());
+#endif
+  if (g_kind == "sqlite") {
+    floors.emplace_back("floor", sqlite_floor(true));
+    floors.emplace_back("floor_empty", sqlite_floor(false));
+  }
+  // Warm-up: connections, prepared statements, caches.
+  timed(iters / 5 + 10, baton_pair);
+  for (auto& [n, f] : floors) timed(iters / 5 + 10, f.pair);
+  Stats b;
+  std::vector<Stats> fs(floors.size());
+  for (int r = 0; r < runs; ++r) {
+    b.add(timed(iters, baton_pair));
+    for (size_t i = 0; i < floors.size(); ++i) fs[i].add(timed(iters, floors[i].second.pair));
+  }
+  std::printf("{\"backend\":\"%s\",\"runs\":%d,\"iters\":%d,\"uncontended_us_p50\":%.2f,\"uncontended_us_p99\":%.2f",
+              g_kind.c_str(), runs, iters, median(b.p50), median(b.p99));
+  for (size_t i = 0; i < floors.size(); ++i) {
+    std::printf(",\"%s_us_p50\":%.2f,\"%s_us_p99\":%.2f", floors[i].first.c_str(), median(fs[i].p50),
+                floors[i].first.c_str(), median(fs[i].p99));
+    floors[i].second.close();
+  }
+  std::printf(",\"ratio_to_floor\":%.3f}\n", median(b.p50) / median(fs[0].p50));
+  return 0;
+}
+
+// ---- hand-off at a queue depth -------------------------------------------------
+
+struct HandoffShared {
+  std::atomic<long long> released_ns;
+  std::atomic<int> grants;  // grants so far (including the first)
+  std::atomic<bool> done;
+  std::atomic<int> failed;
+  std::atomic<int> turn;  // the participant that may queue next
+};
+
+int cmd_handoff(int depth, int rounds, int hold_us) {
+  const std::string name = "handoff-" + std::to_string(depth) + "-" + std::to_string(::getpid());
+  auto* sh = shared<HandoffShared>();
+  // One sample per grant after the first; the array has room for them all.
+  auto* samples = shared<double>(static_cast<size_t>(rounds) + 1);
+  const int participants = depth + 1;
+
+  auto run_process = [&](int parity) {
+    baton::LockManager inspector(make());
+    std::vector<std::thread> threads;
+    for (int i = parity; i < participants; i += 2) {
+      threads.emplace_back([&, i] {
+        try {
+          // Queue in participant order: i waits for its turn (i-1 is about
+          // to queue), then until 0..i-1 are in. One thread polls at a time,
+          // and connects only then (500 connects at once time out).
+          for (int t; (t = sh->turn.load()) < i && !sh->done;) {
+            // Far from its turn, nap long: 500 threads polling fast starve the CPU.
+            std::this_thread::sleep_for(t >= i - 2 ? 200us : 20ms);
+          }
+          baton::LockManager manager(make());
+          auto lock = manager.lock(name);
+          if (i > 0) {
+            for (;;) {
+              const auto info = inspector.inspect(name);
+              if ((info.held && static_cast<int>(info.waiters) >= i - 1) || sh->done) break;
+              std::this_thread::sleep_for(200us);
+            }
+          }
+          bool first = true;
+          for (;;) {
+            if (first && i == 0) {
+              lock.acquire();
+              sh->turn = 1;
+            } else {
+              if (first) sh->turn = i + 1;
+              lock.acquire();
+            }
+            first = false;
+            const long long granted = now_ns();
+            const int g = sh->grants.fetch_add(1);
+            if (g > 0 && g <= rounds) samples[g] = static_cast<double>(granted - sh->released_ns.load()) / 1000.0;
+            if (g >= rounds) sh->done = true;
+            if (sh->done) {
+              lock.release();
+              return;
+            }
+            // Hold for hold_us, and release only with the full queue behind us.
+            std::this_thread::sleep_for(std::chrono::microseconds(hold_us));
+            for (;;) {
+              const auto info = inspector.inspect(name);
+              if (static_cast<int>(info.waiters) >= depth || sh->done) break;
+              std::this_thread::sleep_for(100us);
+            }
+            sh->released_ns = now_ns();
+            lock.release();
+          }
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "bench_suite handoff: participant %d: %s\n", i, e.what());
+          sh->failed += 1;
+          sh->done = true;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  };
+
+  const pid_t child = ::fork();
+  if (child == 0) {
+    run_process(1);
+    std::_Exit(0);
+  }
+  run_process(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (sh->failed > 0) return 70;
+  std::vector<double> us(samples + 1, samples + rounds + 1);
+  std::printf("{\"backend\":\"%s\",\"depth\":%d,\"waiters\":\"threads, alternately in 2 processes\","
+              "\"rounds\":%d,\"hold_us\":%d,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
+              g_kind.c_str(), depth, rounds, hold_us, pct(us, 0.5), pct(us, 0.9), pct(us, 0.99), pct(us, 1.0));
+  return 0;
+}
+
+// ---- contention ----------------------------------------------------------------
+
+struct ContentionShared {
+  std::atomic<int> ready;
+  std::atomic<long long> start_ns;
+  std::atomic<long long> stop_ns;
+  long long grants[64];
+};
+
+int cmd_contention(int procs, double seconds) {
+  const std::string name = "contention-" + std::to_string(procs) + "-" + std::to_string(::getpid());
+  auto* sh = shared<ContentionShared>();
+  std::vector<pid_t> kids;
+  for (int p = 0; p < procs; ++p) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      int rc = 0;
+      try {
+        baton::LockManager manager(make());
+        auto lock = manager.lock(name);
+        lock.acquire();  // connect, prepare
+        lock.release();
+        sh->ready += 1;
+        while (sh->start_ns.load() == 0) std::this_thread::sleep_for(100us);
+        const long long stop = sh->stop_ns.load();
+        long long n = 0;
+        for (;;) {
+          lock.acquire();
+          const long long t = now_ns();
+          lock.release();
+          if (t >= stop) break;
+          ++n;
+        }
+        sh->grants[p] = n;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_suite contention: %s\n", e.what());
+        rc = 70;
+      }
+      std::_Exit(rc);
+    }
+    kids.push_back(pid);
+  }
+  while (sh->ready.load() < procs) std::this_thread::sleep_for(1ms);
+  const long long start = now_ns() + 20'000'000;
+  sh->stop_ns = start + static_cast<long long>(seconds * 1e9);
+  sh->start_ns = start;
+  int bad = 0;
+  for (pid_t k : kids) {
+    int st = 0;
+    ::waitpid(k, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) ++bad;
+  }
+  if (bad) return 70;
+  long long total = 0, mx = 0, mn = -1;
+  std::string per;
+  for (int p = 0; p < procs; ++p) {
+    total += sh->grants[p];
+    mx = std::max(mx, sh->grants[p]);
+    mn = mn < 0 ? sh->grants[p] : std::min(mn, sh->grants[p]);
+    if (p > 0) per += ',';
+    per += std::to_string(sh->grants[p]);
+  }
+  std::printf("{\"backend\":\"%s\",\"procs\":%d,\"seconds\":%.1f,\"grants_per_s\":%.0f,\"fairness_max_min\":%.3f,"
+              "\"grants\":[%s]}\n",
+              g_kind.c_str(), procs, seconds, static_cast<double>(total) / seconds,
+              mn > 0 ? static_cast<double>(mx) / static_cast<double>(mn) : 0.0, per.c_str());
+  return 0;
+}
+
+// ---- many names ----------------------------------------------------------------
+
+int cmd_many_names(int names) {
+  const std::string base = "many-" + std::to_string(::getpid()) + "-";
+  const long long t0 = now_ns();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      baton::LockManager manager(make());
+      for (int i = t; i < names; i += 2) {
+        auto lock = manager.lock(base + std::to_string(i));
+        lock.acquire();
+        lock.release();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double fill_s = static_cast<double>(now_ns() - t0) / 1e9;
+  baton::LockManager manager(make());
+  auto lock = manager.lock(base + "probe");
+  auto pair = [&] {
+    lock.acquire();
+    lock.release();
+  };
+  timed(200, pair);
+  Stats b;
+  for (int r = 0; r < 5; ++r) b.add(timed(1000, pair));
+  // A name among the 100,000 too.
+  auto old = manager.lock(base + std::to_string(names / 2));
+  auto old_us = timed(1000, [&] {
+    old.acquire();
+    old.release();
+  });
+  std::printf("{\"backend\":\"%s\",\"names\":%d,\"fill_s\":%.1f,\"many_names_us_p50\":%.2f,"
+              "\"many_names_us_p99\":%.2f,\"old_name_us_p50\":%.2f}\n",
+              g_kind.c_str(), names, fill_s, median(b.p50), median(b.p99), pct(old_us, 0.5));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr,
+                 "usage: bench_suite sqlite|postgres|redis uncontended [RUNS] [ITERS] | handoff DEPTH [ROUNDS] |"
+                 " contention PROCS [SECONDS] | many_names [NAMES]\n");
+    return 64;
+  }
+  g_kind = argv[1];
+  const std::string what = argv[2];
+  auto arg = [&](int i, double dflt) { return argc > i ? std::atof(argv[i]) : dflt; };
+  const auto dir = std::filesystem::temp_directory_path() / ("baton-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  g_db = (dir / "bench.db").string();
+  g_prefix = "baton-bench:" + std::to_string(::getpid()) + ":";
+  int rc = 64;
+  try {
+    if (what == "uncontended") rc = cmd_uncontended(static_cast<int>(arg(3, 7)), static_cast<int>(arg(4, 2000)));
+    else if (what == "handoff") rc = cmd_handoff(static_cast<int>(arg(3, 1)), static_cast<int>(arg(4, 500)), static_cast<int>(arg(5, 5000)));
+    else if (what == "contention") rc = cmd_contention(static_cast<int>(arg(3, 1)), arg(4, 2.0));
+    else if (what == "many_names") rc = cmd_many_names(static_cast<int>(arg(3, 100000)));
+    else std::fprintf(stderr, "bench_suite: unknown measure %s\n", what.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_suite: %s\n", e.what());
+    rc = 70;
+  }
+  std::filesystem::remove_all(dir);
+  return rc;
+}
