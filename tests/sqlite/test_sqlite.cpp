@@ -473,7 +473,16 @@ TEST_CASE("a timed-out or stopped acquire leaves no row") {
 
 TEST_CASE("hand-off between waiters is FIFO and never stalls") {
   TempDir dir;
+  const fs::path wake_file = dir.db().string() + "-wake";
+  bool woken = true;
+  SECTION("woken through the wake file") {}
+  SECTION("polling only, when the wake file cannot be made") {
+    // A directory where the file should be: open() fails, the backend polls.
+    fs::create_directory(wake_file);
+    woken = false;
+  }
   auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+  CHECK(fs::is_regular_file(wake_file) == woken);
   auto holder = backend->open("f", owner("holder"));
   REQUIRE(holder->acquire(Clock::now() + 1s, 30s, {}));
   constexpr int n = 4;

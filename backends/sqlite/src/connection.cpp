@@ -314,9 +314,14 @@ int Connection::on_busy(void* self, int count) {
   // The second bound covers a statement run outside Connection::run().
   if (now >= conn.busy_limit_ || now - conn.busy_since_ >= conn.busy_timeout_) return 0;
   if (conn.busy_stop_ != nullptr && conn.busy_stop_->stop_requested()) return 0;
-  // Short naps first: the usual writer holds the lock for tens of
-  // microseconds, and a hand-off should not wait for a long one.
-  std::chrono::microseconds pause = count < 20 ? std::chrono::microseconds(100)
+  // The usual writer holds the lock for a few microseconds: first just let
+  // it run (a sleep, however short, costs the timer slack, ~50 us), then
+  // short naps, so a hand-off does not wait behind a long one.
+  if (count < 8) {
+    std::this_thread::yield();
+    return 1;
+  }
+  std::chrono::microseconds pause = count < 28 ? std::chrono::microseconds(100)
                                     : count < 200 ? std::chrono::microseconds(500)
                                                   : std::chrono::microseconds(2000);
   auto left = conn.busy_limit_ - now;

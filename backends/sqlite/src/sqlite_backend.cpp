@@ -27,10 +27,13 @@
 // first transaction and turns it into the holder row when its turn comes
 // (purging dead rows in front of it on the way). A waiter
 // does not write while it waits, except a heartbeat each heartbeat interval:
-// it polls `PRAGMA data_version` (a read of the shared WAL index, no I/O),
-// re-checks its place with plain reads when something changed or a lease or
-// heartbeat it waits behind runs out, and only then takes the write lock.
+// it sleeps on a futex in the wake file (wake.hpp) that whoever frees the lock
+// wakes, checks `PRAGMA data_version` (a read of the shared WAL index, no
+// I/O), re-checks its place with plain reads when something changed or a
+// lease or heartbeat it waits behind runs out, and only then takes the write
+// lock. Without the wake file it polls data_version instead.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -45,6 +48,7 @@
 #include "baton/sqlite.hpp"
 #include "connection.hpp"
 #include "host.hpp"
+#include "wake.hpp"
 
 namespace baton::sqlite {
 namespace {
@@ -54,6 +58,7 @@ using detail::Connection;
 using detail::Identity;
 using detail::Query;
 using detail::Sql;
+using detail::WakeBoard;
 
 constexpr std::int64_t schema_version = 1;
 constexpr std::int64_t no_ticket = std::numeric_limits<std::int64_t>::max();
@@ -68,6 +73,12 @@ constexpr auto head_liveness_probe = 50ms;
 // Waiters further back only need a change (which data_version reports) to
 // move up; this is just a safety net.
 constexpr auto queue_liveness_probe = 1s;
+// With the wake board (wake.hpp), whoever frees a lock wakes the first live
+// waiter, so waiters sleep on their futex and poll only as a safety net for a
+// wake that never came (its sender died between commit and wake): the head
+// as often as it probes the holder's pid, the others as the probe above.
+// Before it sleeps, the head spins this long watching its word.
+constexpr auto head_spin = 50us;
 
 // Options with defaults applied and the path made absolute, so every
 // connection opened later (lazily, maybe after a chdir) opens the same file.
@@ -82,6 +93,7 @@ struct Settings {
 struct Shared {
   Settings settings;
   std::shared_ptr<const Identity> identity;
+  std::shared_ptr<WakeBoard> board;  // nullptr: waiters only poll
 
   std::unique_ptr<Connection> connect() const {
     return std::make_unique<Connection>(settings.path, identity, settings.busy_timeout);
@@ -129,7 +141,7 @@ void set_meta(Connection& conn, const char* key, const std::string& value) {
 }
 
 // Creates the schema if missing and handles a reboot since the last open.
-void open_database(Connection& conn) {
+void open_database(Connection& conn, WakeBoard* board) {
   conn.run([&] {
     // Persistent in the file; a no-op once set. Needs no transaction.
     // Small pages for a new file (ignored for an existing one): rows are
@@ -191,6 +203,9 @@ void open_database(Connection& conn) {
       // tables small.
       Query(conn, "DELETE FROM baton_holders WHERE boot_id <> ?1").bind_text(1, boot).run();
       Query(conn, "DELETE FROM baton_waiters WHERE boot_id <> ?1").bind_text(1, boot).run();
+      // Counts left by processes of the old boot would only cost lookups.
+      // Under the write lock: nobody of this boot can be queued yet.
+      if (board != nullptr) board->reset();
     }
     if (!last_boot || *last_boot != boot) set_meta(conn, "boot_id", boot);
   });
@@ -209,7 +224,40 @@ struct Queue {
   // not granted: any later commit by another connection changes it, so the
   // wait cannot miss a release that happened right after the step.
   std::int64_t version = 0;
+  // When a queued waiter was granted: the live waiter now first in line, to
+  // be woken after the commit so it starts watching for the release (the
+  // release then finds it awake, not asleep for the whole queue). 0: none.
+  std::int64_t next = 0;
 };
+
+// The first live waiter of `name`, by plain reads (no purge): the one to
+// wake after the lock was freed.
+std::optional<std::int64_t> first_live_waiter(Connection& c, std::string_view name, std::int64_t now) {
+  {
+    Query first(c, Sql::first_row);
+    first.bind_blob(1, name).bind(2, no_ticket).bind(3, now);
+    if (!first.step()) return std::nullopt;
+    if (first.int64(2) != 0) return first.int64(0);
+  }
+  Query ahead(c, Sql::first_ahead);
+  ahead.bind_blob(1, name).bind(2, no_ticket).bind(3, now);
+  if (ahead.step()) return ahead.int64(0);
+  return std::nullopt;
+}
+
+// After a committed write that may have freed `name` (release, clear, a
+// waiter leaving): wakes its first live waiter. When the board says nobody
+// of this name waits, that is one memory load. A hint only: never throws.
+void wake_first(const Shared& shared, Connection& c, std::string_view name) noexcept {
+  if (!shared.board || !shared.board->may_have_waiters(name)) return;
+  try {
+    if (auto ticket = c.run([&] { return first_live_waiter(c, name, detail::boottime_ns()); })) {
+      shared.board->wake(*ticket);
+    }
+  } catch (...) {
+    // The waiter finds its turn by polling.
+  }
+}
 
 // The backend side of one Lock instance. Its connection is opened on first
 // use and serves only this instance. Not copyable, not movable.
@@ -310,6 +358,10 @@ Queue SqliteLock::step(Connection& c, std::int64_t ticket, std::chrono::millisec
         mine = take_ticket(c, now);
       } else {
         Query(c, Sql::delete_waiter).bind(1, mine).run();
+        // More than us counted: someone may be behind us.
+        if (auto* board = shared_->board.get(); board && board->waiters(name_) > 1) {
+          q.next = first_live_waiter(c, name_, now).value_or(0);
+        }
       }
       grant(c, mine, now, ttl);
       q.granted = true;
@@ -379,6 +431,8 @@ void SqliteLock::grant(Connection& c, std::int64_t ticket, std::int64_t now, std
 
 void SqliteLock::leave(Connection& c, std::int64_t ticket) {
   c.run([&] { Query(c, Sql::delete_waiter).bind(1, ticket).run(); });
+  // We may have been next: the one behind us is now.
+  wake_first(*shared_, c, name_);
 }
 
 namespace {
@@ -398,8 +452,30 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
   const auto& settings = shared_->settings;
   // The head waiter only waits for the holder: poll fast so the hand-off is
   // quick. Others wait for a change that takes at least one hand-off.
-  const Clock::duration head_poll = std::clamp<Clock::duration>(settings.poll / 4, 250us, 1ms);
-  const Clock::duration queue_poll = settings.poll;
+  WakeBoard* board = shared_->board.get();
+  const Clock::duration head_poll =
+      board ? Clock::duration(head_liveness_probe) : std::clamp<Clock::duration>(settings.poll / 4, 250us, 1ms);
+  const Clock::duration queue_poll = board ? Clock::duration(queue_liveness_probe) : Clock::duration(settings.poll);
+
+  // Counted before the first step: a release committed after it sees the
+  // count and looks for us (wake.hpp).
+  struct Counted {
+    WakeBoard* board;
+    std::string_view name;
+    Counted(WakeBoard* b, std::string_view n) : board(b), name(n) {
+      if (board) board->add_waiter(name);
+    }
+    ~Counted() {
+      if (board) board->remove_waiter(name);
+    }
+    Counted(const Counted&) = delete;
+    Counted& operator=(const Counted&) = delete;
+  } counted(board, name_);
+  // A stop request wakes our futex; read from the requesting thread.
+  std::atomic<std::int64_t> sleeping_on{0};
+  std::stop_callback on_stop(stop, [&] {
+    if (auto t = sleeping_on.load(); board && t != 0) board->wake(t);
+  });
 
   std::int64_t ticket = 0;
   try {
@@ -424,16 +500,30 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
       if (q.ahead) recheck = std::min(recheck, to_steady(q.ahead_deadline, now_boot, now));
       const auto poll = q.ahead ? queue_poll : head_poll;
 
+      sleeping_on = ticket;
       for (;;) {
         now = Clock::now();
         if (now >= deadline || stop.stop_requested()) throw detail::Interrupted{};
         if (now >= next_beat || now >= recheck) break;
+        // The sequence before the check: a wake sent after it ends the sleep.
+        const std::uint32_t seen = board ? board->sequence(ticket) : 0;
         auto changed = c.run([&] { return c.data_version(); }, deadline, &stop);
         if (changed != version) {
           version = changed;
           break;
         }
-        nap_until(std::min({now + poll, recheck, next_beat, deadline}), stop);
+        const auto until = std::min({now + poll, recheck, next_beat, deadline});
+        if (board) {
+          if (stop.stop_requested()) continue;
+          // The head spins a little before it sleeps: a release that comes
+          // soon is then seen in a memory load, where a futex wake-up costs
+          // tens of microseconds (more on a VM), and a lock that changes
+          // hands back to back keeps its rate.
+          if (!q.ahead && board->spin(ticket, seen, std::min<Clock::duration>(head_spin, until - now))) continue;
+          board->sleep(ticket, seen, until - now);
+        } else {
+          nap_until(until, stop);
+        }
       }
       if (now >= deadline || stop.stop_requested()) throw detail::Interrupted{};
 
@@ -454,6 +544,7 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
       ticket = q.ticket;
       if (q.granted) {
         token_ = ticket;
+        if (q.next != 0) board->wake(q.next);
         return static_cast<std::uint64_t>(ticket);
       }
     }
@@ -523,6 +614,7 @@ bool SqliteLock::release() {
     return false;
   });
   token_ = 0;
+  wake_first(*shared_, c, name_);
   return live;
 }
 
@@ -531,7 +623,7 @@ bool SqliteLock::release() {
 class SqliteBackend final : public Backend {
  public:
   explicit SqliteBackend(std::shared_ptr<const Shared> shared) : shared_(std::move(shared)), conn_(shared_->connect()) {
-    open_database(*conn_);
+    open_database(*conn_, shared_->board.get());
   }
 
   std::string_view kind() const noexcept override { return "sqlite"; }
@@ -614,13 +706,15 @@ std::vector<LockInfo> SqliteBackend::list() {
 bool SqliteBackend::clear(std::string_view name) {
   std::lock_guard lock(mu_);
   Connection& c = *conn_;
-  return c.run([&] {
+  const bool cleared = c.run([&] {
     Query q(c, Sql::clear);
     q.bind_blob(1, name).bind(2, detail::boottime_ns());
     bool was_live = false;
     while (q.step()) was_live = q.int64(0) != 0;
     return was_live;
   });
+  wake_first(*shared_, c, name);
+  return cleared;
 }
 
 }  // namespace
@@ -632,6 +726,7 @@ std::shared_ptr<Backend> make_backend(const Options& options) {
   identity->boot_id = options.boot_id.empty() ? detail::read_boot_id() : options.boot_id;
   identity->pid_ns = detail::read_pid_namespace();
   shared->identity = std::move(identity);
+  shared->board = WakeBoard::open(shared->settings.path);
   return std::make_shared<SqliteBackend>(std::move(shared));
 }
 

@@ -31,7 +31,9 @@ struct Options {
   // waiter silent for 3 intervals is pruned from the queue. Zero: 1 s.
   std::chrono::milliseconds heartbeat_interval{0};
   // [poll_ms] Longest sleep between two `PRAGMA data_version` polls of a
-  // waiting Lock. Zero: 2 ms.
+  // waiting Lock when the wake file (`<path>-wake`, shared memory through
+  // which a release wakes the next waiter) cannot be created, e.g. in a
+  // read-only directory. Zero: 2 ms.
   std::chrono::milliseconds poll_interval{0};
   // Test hook (not a config key): pretend this is the boot id instead of
   // /proc/sys/kernel/random/boot_id, to simulate a reboot.
