@@ -1,6 +1,7 @@
 // Internal state shared by Lock, LockManager and the renewal thread.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -36,45 +37,64 @@ struct LockState {
   // Conservative local end of the lease: measured from *before* the request
   // that set it was sent, so the store's lease always ends later than this.
   Clock::time_point lease_end{};
-  // Bumped on every grant, so a renewal scheduled for an older grant is
-  // recognised as stale and dropped.
+  // Bumped on every grant and release, so a renewal round trip can tell
+  // whether the grant it renewed is still the current one.
   std::uint64_t generation = 0;
+
+  // Guarded by the manager's Renewer mutex, not `mu`: when this state's one
+  // entry in the renewal queue is due (max: it has none). A state has at
+  // most one entry, so a loop of short holds neither grows the queue nor
+  // wakes the renewal thread on every grant.
+  Clock::time_point renewal_due = Clock::time_point::max();
 };
 
-// The one background renewal thread of a manager. Started lazily on the
-// first schedule(); joined when the last owner of the ManagerCore goes away.
+// The one background renewal thread of a manager. Started when the first
+// renewing Lock is made (or, failing that, on the first schedule()); joined
+// when the last owner of the ManagerCore goes away.
 class Renewer {
  public:
-  explicit Renewer(unsigned divisor) : shared_(std::make_shared<Shared>(divisor)) {}
+  // `idle`: how long the thread sleeps when it has nothing to renew (the
+  // manager's default ttl / divisor), so that a grant with the default ttl
+  // needs no wake-up: the thread comes back in time by itself.
+  Renewer(unsigned divisor, Clock::duration idle) : shared_(std::make_shared<Shared>(divisor, idle)) {}
   Renewer(const Renewer&) = delete;
   Renewer& operator=(const Renewer&) = delete;
   ~Renewer();
 
-  // Renews `state`'s grant `generation` at `due` (and then every
-  // ttl/divisor) until it is released or lost.
-  void schedule(const std::shared_ptr<LockState>& state, std::uint64_t generation,
-                Clock::time_point due);
+  // Starts the thread if it is not running yet. Called when a Lock that
+  // renews is made, so that the first grant does not pay for a thread start.
+  void start();
+
+  // Renews `state`'s grant at `due` at the latest (and then every
+  // ttl/divisor) while it is held. An entry already queued for an earlier
+  // grant of the same state and due no later is kept: renewing a grant early
+  // only extends it. Wakes the thread only when `due` becomes its next job.
+  void schedule(const std::shared_ptr<LockState>& state, Clock::time_point due);
 
   unsigned divisor() const noexcept { return shared_->divisor; }
 
  private:
-  struct Entry {
-    std::weak_ptr<LockState> state;
-    std::uint64_t generation;
-  };
+  using Entry = std::weak_ptr<LockState>;
   // Owned jointly with the thread: an on_lost callback may drop the last
   // reference to the manager, destroying this Renewer on its own thread,
   // which must then still find its queue alive until it returns.
   struct Shared {
-    explicit Shared(unsigned d) : divisor(d) {}
+    Shared(unsigned d, Clock::duration i) : divisor(d), idle(i) {}
     const unsigned divisor;
+    const Clock::duration idle;
+    // When the sleeping thread will look at the queue by itself; min while
+    // it is awake (it looks again before sleeping). schedule() wakes it only
+    // for an entry due before this.
+    Clock::time_point wake_at = Clock::time_point::min();
     std::mutex mu;
     std::condition_variable_any cv;
     std::multimap<Clock::time_point, Entry> queue;
   };
   static void run(const std::shared_ptr<Shared>& shared, std::stop_token stop);
-  // Renews one entry; returns when it should run next (nullopt: drop it).
-  static std::optional<Clock::time_point> renew_one(const Entry& entry, unsigned divisor);
+  // Renews the state's grant if it holds one; returns when it should run
+  // next (nullopt: drop it).
+  static std::optional<Clock::time_point> renew_one(LockState& state, unsigned divisor);
+  void start_locked();  // caller holds shared_->mu
 
   std::shared_ptr<Shared> shared_;
   std::jthread thread_;
@@ -82,7 +102,7 @@ class Renewer {
 
 struct ManagerCore {
   ManagerCore(std::shared_ptr<Backend> b, std::chrono::milliseconds ttl, unsigned divisor)
-      : backend(std::move(b)), default_ttl(ttl), renewer(divisor) {}
+      : backend(std::move(b)), default_ttl(ttl), renewer(divisor, std::min<std::chrono::milliseconds>(ttl / divisor, std::chrono::minutes(10))) {}
 
   std::shared_ptr<Backend> backend;
   std::chrono::milliseconds default_ttl;

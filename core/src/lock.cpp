@@ -85,17 +85,16 @@ bool Lock::acquire_until(Clock::time_point deadline, std::stop_token stop) {
     token = s.session->acquire(deadline, s.ttl, stop);
   }
   if (!token) return false;
-  std::uint64_t generation;
   {
     std::lock_guard guard(s.mu);
     s.held = true;
     s.hold_count = 1;
     s.token = *token;
     s.lease_end = detail::saturating_add(sent, s.ttl);
-    generation = ++s.generation;
+    ++s.generation;
   }
   if (s.auto_renew && s.ttl != forever) {
-    core_->renewer.schedule(state_, generation, sent + s.ttl / core_->renewer.divisor());
+    core_->renewer.schedule(state_, sent + s.ttl / core_->renewer.divisor());
   }
   return true;
 }

@@ -51,6 +51,9 @@ Lock LockManager::lock(std::string name, LockOptions options) {
   state->on_lost = std::move(options.on_lost);
   state->session = core_->backend->open(name, detail::make_owner());
   state->name = std::move(name);
+  // Started now rather than at the first grant, which would otherwise pay
+  // for a thread start on top of its hand-off.
+  if (state->auto_renew && state->ttl != forever) core_->renewer.start();
   return Lock(core_, std::move(state));
 }
 

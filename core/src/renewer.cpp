@@ -39,48 +39,82 @@ Renewer::~Renewer() {
   }
 }
 
-void Renewer::schedule(const std::shared_ptr<LockState>& state, std::uint64_t generation,
-                       Clock::time_point due) {
+void Renewer::start() {
+  std::lock_guard lock(shared_->mu);
+  start_locked();
+}
+
+void Renewer::start_locked() {
+  if (!thread_.joinable()) {
+    thread_ = std::jthread([shared = shared_](std::stop_token stop) { run(shared, stop); });
+  }
+}
+
+void Renewer::schedule(const std::shared_ptr<LockState>& state, Clock::time_point due) {
+  bool wake = false;
   {
     std::lock_guard lock(shared_->mu);
-    shared_->queue.emplace(due, Entry{state, generation});
-    if (!thread_.joinable()) {
-      thread_ = std::jthread([shared = shared_](std::stop_token stop) { run(shared, stop); });
+    start_locked();
+    auto& queue = shared_->queue;
+    if (state->renewal_due <= due) return;
+    if (state->renewal_due != Clock::time_point::max()) {
+      // Only a manual renew(ttl) with a longer ttl followed by a grant
+      // brings a later entry here: move it earlier.
+      auto [first, last] = queue.equal_range(state->renewal_due);
+      for (auto it = first; it != last; ++it) {
+        if (it->second.lock() == state) {
+          queue.erase(it);
+          break;
+        }
+      }
     }
+    queue.emplace(due, Entry{state});
+    state->renewal_due = due;
+    wake = due < shared_->wake_at;
   }
-  shared_->cv.notify_all();
+  if (wake) shared_->cv.notify_all();
 }
 
 void Renewer::run(const std::shared_ptr<Shared>& shared, std::stop_token stop) {
   auto& queue = shared->queue;
   std::unique_lock lock(shared->mu);
   while (!stop.stop_requested()) {
-    if (queue.empty()) {
-      shared->cv.wait(lock, stop, [&] { return !queue.empty(); });
+    const auto now = Clock::now();
+    const auto target = queue.empty() ? now + shared->idle : queue.begin()->first;
+    if (queue.empty() || now < target) {
+      shared->wake_at = target;
+      shared->cv.wait_until(lock, stop, target, [&] { return !queue.empty() && queue.begin()->first < target; });
+      shared->wake_at = Clock::time_point::min();
       continue;
     }
-    const auto due = queue.begin()->first;
-    if (Clock::now() < due) {
-      shared->cv.wait_until(lock, stop, due, [&] { return !queue.empty() && queue.begin()->first < due; });
-      continue;
-    }
-    Entry entry = std::move(queue.begin()->second);
+    auto state = queue.begin()->second.lock();
     queue.erase(queue.begin());
+    if (!state) continue;
+    state->renewal_due = Clock::time_point::max();
     // The round trip happens without the mutex, so schedule() never waits.
     lock.unlock();
-    auto next = renew_one(entry, shared->divisor);
+    auto next = renew_one(*state, shared->divisor);
     lock.lock();
-    if (next) queue.emplace(*next, std::move(entry));
+    // A grant made during the round trip may have queued an entry already.
+    if (next && *next < state->renewal_due) {
+      queue.emplace(*next, Entry{state});
+      state->renewal_due = *next;
+    }
+    // The last reference may be ours (the Lock went away meanwhile): its
+    // session is then closed here, which may talk to the store, so not under
+    // the mutex that schedule() takes.
+    lock.unlock();
+    state.reset();
+    lock.lock();
   }
 }
 
-std::optional<Clock::time_point> Renewer::renew_one(const Entry& entry, unsigned divisor) {
-  auto state = entry.state.lock();
-  if (!state) return std::nullopt;
-  const auto still_current = [&] { return state->held && state->generation == entry.generation; };
+std::optional<Clock::time_point> Renewer::renew_one(LockState& state_ref, unsigned divisor) {
+  LockState* const state = &state_ref;
+  std::uint64_t generation = 0;
   {
     std::lock_guard guard(state->mu);
-    if (!still_current()) return std::nullopt;
+    if (!state->held) return std::nullopt;
   }
   // A user thread may be inside release() or renew() on this instance; never
   // wait for it (that could stall every other lock's renewal), come back soon.
@@ -88,8 +122,12 @@ std::optional<Clock::time_point> Renewer::renew_one(const Entry& entry, unsigned
   if (!op.owns_lock()) return Clock::now() + std::chrono::milliseconds(5);
   {
     std::lock_guard guard(state->mu);
-    if (!still_current()) return std::nullopt;
+    if (!state->held) return std::nullopt;
+    // With op_mu held no grant or release can happen until we are done; the
+    // generation check below is a guard, not a race.
+    generation = state->generation;
   }
+  const auto still_current = [&] { return state->held && state->generation == generation; };
   const auto ttl = state->ttl;
   const auto sent = Clock::now();
   bool renewed = false;
