@@ -113,7 +113,7 @@ TEST_CASE("a new database file gets the schema in WAL mode") {
   for (const char* table : {"baton_meta", "baton_waiters", "baton_holders"}) {
     CHECK(raw.scalar(std::string("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='") + table + "'") == 1);
   }
-  CHECK(raw.text("SELECT value FROM baton_meta WHERE key='schema_version'") == "1");
+  CHECK(raw.text("SELECT value FROM baton_meta WHERE key='schema_version'") == "2");
   CHECK_FALSE(raw.text("SELECT value FROM baton_meta WHERE key='boot_id'").empty());
   CHECK(backend->kind() == "sqlite");
   // Opening again is harmless.
@@ -129,6 +129,43 @@ TEST_CASE("a newer schema version is refused, not misread") {
     raw.exec("UPDATE baton_meta SET value='99' WHERE key='schema_version'");
   }
   CHECK_THROWS_AS(baton::sqlite::make_backend(options_for(dir.db())), baton::BackendError);
+}
+
+TEST_CASE("a version 1 file keeps its tokens growing when opened by this version") {
+  // Version 1 counted tickets in sqlite_sequence; version 2 in a row of
+  // baton_holders. A file written by version 1 (made here by hand, with a
+  // counter at 5000 and a live grant) must go on above its old tokens.
+  TempDir dir;
+  {
+    Raw raw(dir.db());
+    raw.exec(
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE baton_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+        "CREATE TABLE baton_waiters(ticket INTEGER PRIMARY KEY AUTOINCREMENT, name BLOB NOT NULL, owner TEXT NOT NULL,"
+        "  host TEXT NOT NULL, pid INTEGER NOT NULL, proc_pid INTEGER NOT NULL, proc_start INTEGER, pid_ns TEXT NOT NULL,"
+        "  boot_id TEXT NOT NULL, heartbeat_deadline INTEGER NOT NULL);"
+        "CREATE INDEX baton_waiters_by_name ON baton_waiters(name, ticket);"
+        "CREATE TABLE baton_holders(name BLOB PRIMARY KEY, token INTEGER NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL,"
+        "  pid INTEGER NOT NULL, proc_pid INTEGER NOT NULL, proc_start INTEGER, pid_ns TEXT NOT NULL,"
+        "  boot_id TEXT NOT NULL, acquired_at INTEGER NOT NULL, expires_at INTEGER) WITHOUT ROWID;"
+        "INSERT INTO sqlite_sequence(name, seq) VALUES('baton_waiters', 5000);"
+        "INSERT INTO baton_meta VALUES('schema_version', '1');");
+  }
+  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+  auto a = backend->open("a", owner("a"));
+  auto token = a->try_acquire(30s);
+  REQUIRE(token.has_value());
+  CHECK(*token == 5001);
+  CHECK(a->release());
+  Raw raw(dir.db());
+  CHECK(raw.text("SELECT value FROM baton_meta WHERE key='schema_version'") == "2");
+  // Deleting the counter row by hand loses the count, so tokens jump 2^32
+  // ahead as after a reboot rather than start again.
+  raw.exec("DELETE FROM baton_holders");
+  token = a->try_acquire(30s);
+  REQUIRE(token.has_value());
+  CHECK(*token == 5001 + (std::uint64_t{1} << 32));
+  CHECK(a->release());
 }
 
 TEST_CASE("a path that cannot be opened is BackendUnavailable naming the file") {
@@ -184,7 +221,7 @@ TEST_CASE("tokens strictly increase across names, deletes, clear and reopen") {
   {
     Raw raw(dir.db());
     CHECK(raw.scalar("SELECT count(*) FROM baton_waiters") == 0);
-    CHECK(raw.scalar("SELECT count(*) FROM baton_holders") == 0);
+    CHECK(raw.scalar("SELECT count(*) FROM baton_holders WHERE name <> CAST('__baton.ticket' AS BLOB)") == 0);
   }
   auto backend = baton::sqlite::make_backend(options_for(dir.db()));
   auto a = backend->open("a", owner("owner-a2"));
@@ -228,7 +265,7 @@ TEST_CASE("a simulated reboot voids old leases and moves tokens 2^32 ahead") {
   REQUIRE(again.has_value());
   CHECK(*again == *new_token + 1);
   Raw raw(dir.db());
-  CHECK(raw.scalar("SELECT count(*) FROM sqlite_sequence WHERE name = 'baton_waiters'") == 1);
+  CHECK(raw.scalar("SELECT count(*) FROM baton_holders WHERE name = CAST('__baton.ticket' AS BLOB)") == 1);
 }
 
 TEST_CASE("clear removes a lease of any length, and only a live one counts") {
@@ -254,7 +291,7 @@ TEST_CASE("leases are kept on CLOCK_BOOTTIME, not the wall clock") {
   REQUIRE(lock->acquire(Clock::now() + 1s, 10s, {}));
   auto after = boottime_ns();
   Raw raw(dir.db());
-  auto expires = raw.scalar("SELECT expires_at FROM baton_holders");
+  auto expires = raw.scalar("SELECT expires_at FROM baton_holders WHERE name = CAST('clock' AS BLOB)");
   // The stored expiry is boottime + ttl in ns, nowhere near wall-clock time
   // (which is ~1.7e18 ns since 1970), so a wall-clock step cannot move it.
   CHECK(expires >= before + 10'000'000'000);
@@ -262,14 +299,14 @@ TEST_CASE("leases are kept on CLOCK_BOOTTIME, not the wall clock") {
   timespec wall{};
   clock_gettime(CLOCK_REALTIME, &wall);
   CHECK(std::llabs(expires - (std::int64_t{wall.tv_sec} * 1'000'000'000)) > 1'000'000'000'000LL);
-  auto acquired_ms = raw.scalar("SELECT acquired_at FROM baton_holders");
+  auto acquired_ms = raw.scalar("SELECT acquired_at FROM baton_holders WHERE name = CAST('clock' AS BLOB)");
   CHECK(std::llabs(acquired_ms - std::int64_t{wall.tv_sec} * 1000) < 5000);  // display only, wall clock
 
   auto info = backend->inspect("clock");
   CHECK(info.expires_in > 9s);
   CHECK(info.expires_in <= 10s);
   CHECK(lock->renew(baton::forever));
-  CHECK(raw.scalar("SELECT expires_at FROM baton_holders") == -1);  // NULL: forever
+  CHECK(raw.scalar("SELECT expires_at FROM baton_holders WHERE name = CAST('clock' AS BLOB)") == -1);  // NULL: forever
   CHECK(backend->inspect("clock").expires_in == baton::forever);
   CHECK(lock->release());
 }

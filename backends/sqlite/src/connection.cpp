@@ -36,8 +36,8 @@ constexpr const char* sql_text[] = {
     "DELETE FROM baton_waiters WHERE name = ?1 AND ticket < coalesce((SELECT ticket FROM baton_waiters "
     "WHERE name = ?1 AND ticket < ?2 AND heartbeat_deadline > ?3 AND " BATON_ALIVE("") " ORDER BY ticket LIMIT 1), ?2)",
     // insert_waiter
-    "INSERT INTO baton_waiters(name, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, heartbeat_deadline) "
-    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    "INSERT INTO baton_waiters(name, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, heartbeat_deadline, ticket) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     // beat: ?1 ticket, ?2 new heartbeat deadline
     "UPDATE baton_waiters SET heartbeat_deadline = ?2 WHERE ticket = ?1",
     // delete_waiter: ?1 ticket
@@ -72,16 +72,18 @@ constexpr const char* sql_text[] = {
     // list_holders: ?1 now
     "SELECT h.name, h.token, h.owner, h.host, h.pid, h.acquired_at, h.expires_at, "
     "(SELECT count(*) FROM baton_waiters w WHERE w.name = h.name AND w.heartbeat_deadline > ?1 AND " BATON_ALIVE("w.") ") "
-    "FROM baton_holders h WHERE (h.expires_at IS NULL OR h.expires_at > ?1) AND " BATON_ALIVE("h."),
+    "FROM baton_holders h WHERE h.name <> " BATON_TICKET_COUNTER " AND (h.expires_at IS NULL OR h.expires_at > ?1) AND "
+    BATON_ALIVE("h."),
     // clear: ?1 name, ?2 now; returns whether the row was a live grant.
     // ifnull(), not "expires_at IS NULL": SQLite 3.40 evaluates the latter
     // to 0 in the RETURNING clause of a DELETE on a WITHOUT ROWID table.
-    "DELETE FROM baton_holders WHERE name = ?1 RETURNING ifnull(expires_at > ?2, 1) AND " BATON_ALIVE(""),
-    // next_ticket: the AUTOINCREMENT counter of baton_waiters, advanced by
-    // hand for a grant that never queues (see SqliteLock::take_ticket).
-    "UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'baton_waiters'",
+    // The ticket counter's row is never cleared, even by its reserved name.
+    "DELETE FROM baton_holders WHERE name = ?1 AND name <> " BATON_TICKET_COUNTER
+    " RETURNING ifnull(expires_at > ?2, 1) AND " BATON_ALIVE(""),
+    // next_ticket: advances the ticket counter (see SqliteLock::take_ticket)
+    "UPDATE baton_holders SET token = token + 1 WHERE name = " BATON_TICKET_COUNTER,
     // read_ticket
-    "SELECT seq FROM sqlite_sequence WHERE name = 'baton_waiters'",
+    "SELECT token FROM baton_holders WHERE name = " BATON_TICKET_COUNTER,
 };
 static_assert(std::size(sql_text) == static_cast<std::size_t>(Sql::count_));
 

@@ -27,6 +27,11 @@ struct Identity {
   std::string pid_ns;  // empty: do not check processes
 };
 
+// The row of baton_holders that holds the ticket counter (see
+// sqlite_backend.cpp's schema notes), as an SQL literal: the reserved name
+// "__baton.ticket" as a BLOB. No lock can have that name.
+#define BATON_TICKET_COUNTER "X'5F5F6261746F6E2E7469636B6574'"
+
 // Every statement the backend runs, prepared once per connection.
 enum class Sql : std::size_t {
   begin_immediate,

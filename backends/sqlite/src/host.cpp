@@ -1,5 +1,6 @@
 #include "host.hpp"
 
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <ctime>
@@ -103,7 +104,27 @@ ProcessId self_process() {
 
 bool process_gone(std::int64_t pid, std::optional<std::int64_t> start) {
   if (pid <= 0 || pid > 0x7fffffff) return false;
+  // Ourselves: the start time we read once, no system call.
+  if (const auto self = self_process(); pid == self.pid) return start && self.start && *start != *self.start;
   if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return true;
+  // kill() says the pid exists; whether it is still the same process (not a
+  // reused pid, not a zombie) takes a read of /proc, which costs ~10 us and
+  // runs inside write transactions, several times per hand-off. A process
+  // seen alive is trusted for a moment: that delays noticing a death (only
+  // a pid reused or a zombie not yet reaped, within the moment) by at most
+  // `trust`, against leases of seconds.
+  constexpr std::int64_t trust_ns = 20'000'000;
+  struct Seen {
+    std::int64_t pid = 0;
+    std::optional<std::int64_t> start;
+    std::int64_t at = 0;  // boottime ns of the last read
+  };
+  thread_local std::array<Seen, 16> seen{};
+  thread_local std::size_t next_slot = 0;
+  const auto now = boottime_ns();
+  for (const auto& s : seen) {
+    if (s.pid == pid && s.start == start && now - s.at < trust_ns) return false;
+  }
   // The leader thread's own stat, not the process's: /proc/<pid>/stat sums
   // the CPU time of every thread, so in a process of N threads it costs O(N)
   // (500 queued waiter threads made each probe ~100x slower, inside write
@@ -112,7 +133,10 @@ bool process_gone(std::int64_t pid, std::optional<std::int64_t> start) {
   auto stat = read_stat(("/proc/" + p + "/task/" + p + "/stat").c_str());
   if (!stat || stat->pid != pid) return false;
   if (stat->state == 'Z' || stat->state == 'X') return true;
-  return start && *start != stat->start;
+  if (start && *start != stat->start) return true;
+  seen[next_slot] = Seen{pid, start, now};
+  next_slot = (next_slot + 1) % seen.size();
+  return false;
 }
 
 }  // namespace baton::sqlite::detail

@@ -4,15 +4,16 @@
 //
 //   baton_meta     key -> value: "schema_version", and "boot_id", the boot
 //                  of the last process that opened the file.
-//   baton_waiters  one row per queued acquire. `ticket` is an INTEGER PRIMARY
-//                  KEY AUTOINCREMENT: the queue order, and also the fencing
+//   baton_waiters  one row per queued acquire. `ticket` comes from the
+//                  ticket counter: the queue order, and also the fencing
 //                  token of the grant the waiter eventually gets.
-//                  AUTOINCREMENT (sqlite_sequence) never hands out a ticket
-//                  twice, even after the rows that had them are deleted, so
+//                  The counter only grows, whatever rows are deleted, so
 //                  tokens strictly increase across names, clears and
 //                  restarts. `heartbeat_deadline`: the waiter is dead after it.
 //   baton_holders  one row per granted name: token, owner, host, pid, wall
-//                  clock acquired_at (display only), expires_at.
+//                  clock acquired_at (display only), expires_at. Plus the
+//                  ticket counter, a row under a reserved name (see
+//                  seed_counter).
 //
 // Every clock value stored (expires_at, heartbeat_deadline) is CLOCK_BOOTTIME
 // in ns, next to the boot id that makes it meaningful; a row of another boot
@@ -22,8 +23,8 @@
 //
 // Transactions: every read-then-write is one BEGIN IMMEDIATE. An uncontended
 // acquire is one write transaction (see nobody live holds or waits, advance
-// the ticket counter, write the holder row: two dirty pages), a release one
-// single-statement write. A contended acquire queues a waiter row in its
+// the ticket counter, write the holder row: one dirty page while the holders
+// table fits in one), a release one single-statement write. A contended acquire queues a waiter row in its
 // first transaction and turns it into the holder row when its turn comes
 // (purging dead rows in front of it on the way). A waiter
 // does not write while it waits, except a heartbeat each heartbeat interval:
@@ -60,7 +61,7 @@ using detail::Query;
 using detail::Sql;
 using detail::WakeBoard;
 
-constexpr std::int64_t schema_version = 1;
+constexpr std::int64_t schema_version = 2;
 constexpr std::int64_t no_ticket = std::numeric_limits<std::int64_t>::max();
 
 // After a reboot the token counter jumps this far ahead (see open_database).
@@ -140,6 +141,31 @@ void set_meta(Connection& conn, const char* key, const std::string& value) {
   query.bind_text(1, key).bind_text(2, value).run();
 }
 
+// The ticket counter: one counter for every name, so a ticket (a waiter's
+// place in its queue, and the token of the grant it becomes) is never handed
+// out twice. It is a row of baton_holders under the reserved name
+// "__baton.ticket" (no lock can have it) rather than the AUTOINCREMENT
+// counter in sqlite_sequence: that way, with the few names of most uses, the
+// counter and the holder rows share one B-tree page, and an uncontended
+// acquire dirties one page, not two. baton_waiters keeps its AUTOINCREMENT
+// key; tickets are inserted explicitly.
+
+// Creates the counter row if missing, above every ticket or token the file
+// still shows (including version 1's sqlite_sequence counter) plus `gap`.
+// Missing in a version 2 file, the row was deleted by hand, and with it the
+// memory of tokens whose rows are gone too: those get the reboot gap.
+void seed_counter(Connection& conn, std::int64_t gap) {
+  Query(conn,
+        "INSERT INTO baton_holders(name, token, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, "
+        "acquired_at, expires_at) SELECT " BATON_TICKET_COUNTER ", max("
+        "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'baton_waiters'), 0), "
+        "coalesce((SELECT max(ticket) FROM baton_waiters), 0), "
+        "coalesce((SELECT max(token) FROM baton_holders), 0)) + ?1, '', '', 0, 0, NULL, '', '', 0, NULL "
+        "WHERE NOT EXISTS (SELECT 1 FROM baton_holders WHERE name = " BATON_TICKET_COUNTER ")")
+      .bind(1, gap)
+      .run();
+}
+
 // Creates the schema if missing and handles a reboot since the last open.
 void open_database(Connection& conn, WakeBoard* board) {
   conn.run([&] {
@@ -167,15 +193,11 @@ void open_database(Connection& conn, WakeBoard* board) {
         "  name BLOB PRIMARY KEY, token INTEGER NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL,"
         "  pid INTEGER NOT NULL, proc_pid INTEGER NOT NULL, proc_start INTEGER, pid_ns TEXT NOT NULL,"
         "  boot_id TEXT NOT NULL, acquired_at INTEGER NOT NULL, expires_at INTEGER) WITHOUT ROWID;");
-    // The counter row exists from the start, so a grant that never queues
-    // can advance it directly (SqliteLock::take_ticket).
-    Query(conn,
-          "INSERT INTO sqlite_sequence(name, seq) SELECT 'baton_waiters', "
-          "(SELECT coalesce(max(ticket), 0) FROM baton_waiters) "
-          "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'baton_waiters')")
-        .run();
     auto version = meta(conn, "schema_version");
-    if (!version) {
+    // Version 1 kept the counter in sqlite_sequence; seed_counter() carries
+    // it over.
+    seed_counter(conn, version && *version != "1" ? reboot_token_gap : 0);
+    if (!version || *version == "1") {
       set_meta(conn, "schema_version", std::to_string(schema_version));
     } else if (*version != std::to_string(schema_version)) {
       throw BackendError("sqlite: " + conn.path().string() + " has baton schema version " + *version +
@@ -186,22 +208,17 @@ void open_database(Connection& conn, WakeBoard* board) {
     if (last_boot && *last_boot != boot) {
       // The first open after a reboot. With synchronous=NORMAL a power
       // failure may have dropped the last commits from the WAL, and with
-      // them sqlite_sequence's last increments, after their tokens had
+      // them the counter's last increments, after their tokens had
       // already reached clients (and maybe a fenced resource). Moving the
       // counter 2^32 ahead, in this same transaction as the boot id, means
       // no token can ever be issued twice unless 4 billion grants were lost
       // at once.
-      Query(conn, "UPDATE sqlite_sequence SET seq = seq + ?1 WHERE name = 'baton_waiters'")
+      Query(conn, "UPDATE baton_holders SET token = token + ?1 WHERE name = " BATON_TICKET_COUNTER)
           .bind(1, reboot_token_gap)
           .run();
-      if (!Query(conn, "SELECT 1 FROM sqlite_sequence WHERE name = 'baton_waiters'").step()) {
-        Query(conn, "INSERT INTO sqlite_sequence(name, seq) VALUES('baton_waiters', ?1)")
-            .bind(1, reboot_token_gap)
-            .run();
-      }
       // Rows of the old boot are void already; dropping them keeps the
       // tables small.
-      Query(conn, "DELETE FROM baton_holders WHERE boot_id <> ?1").bind_text(1, boot).run();
+      Query(conn, "DELETE FROM baton_holders WHERE boot_id <> ?1 AND name <> " BATON_TICKET_COUNTER).bind_text(1, boot).run();
       Query(conn, "DELETE FROM baton_waiters WHERE boot_id <> ?1").bind_text(1, boot).run();
       // Counts left by processes of the old boot would only cost lookups.
       // Under the write lock: nobody of this boot can be queued yet.
@@ -284,7 +301,7 @@ class SqliteLock final : public BackendLock {
   // refresh our place in the queue, and take the grant if it is ours.
   Queue step(Connection& c, std::int64_t ticket, std::chrono::milliseconds ttl,
              Clock::time_point deadline = Clock::time_point::max(), const std::stop_token* stop = nullptr);
-  std::int64_t take_ticket(Connection& c, std::int64_t now);
+  std::int64_t take_ticket(Connection& c);
   std::int64_t insert_waiter(Connection& c, std::int64_t heartbeat_deadline);
   void grant(Connection& c, std::int64_t ticket, std::int64_t now, std::chrono::milliseconds ttl);
   void leave(Connection& c, std::int64_t ticket);
@@ -355,7 +372,7 @@ Queue SqliteLock::step(Connection& c, std::int64_t ticket, std::chrono::millisec
       // Uncontended (or our turn): the ticket becomes the token and the
       // waiter row, if we had one, goes.
       if (mine == 0) {
-        mine = take_ticket(c, now);
+        mine = take_ticket(c);
       } else {
         Query(c, Sql::delete_waiter).bind(1, mine).run();
         // More than us counted: someone may be behind us.
@@ -375,27 +392,27 @@ Queue SqliteLock::step(Connection& c, std::int64_t ticket, std::chrono::millisec
       deadline, stop);
 }
 
-// Inside a write transaction, for a grant that never queued: the next value
-// of the waiters' AUTOINCREMENT counter, exactly what inserting a waiter row
-// would have got, without writing (and deleting) that row and its index
-// entry: the uncontended acquire then dirties two pages, not four.
-std::int64_t SqliteLock::take_ticket(Connection& c, std::int64_t now) {
-  Query(c, Sql::next_ticket).run();
-  {
-    Query read(c, Sql::read_ticket);
-    if (read.step()) return read.int64(0);
+// Inside a write transaction: the next ticket. For a grant that never
+// queues, that is the whole cost of fairness: one row update on the page the
+// holder row goes to.
+std::int64_t SqliteLock::take_ticket(Connection& c) {
+  for (int attempt = 0;; ++attempt) {
+    Query(c, Sql::next_ticket).run();
+    {
+      Query read(c, Sql::read_ticket);
+      if (read.step()) return read.int64(0);
+    }
+    // Someone deleted the counter row.
+    if (attempt > 0) throw BackendError("sqlite: " + c.path().string() + ": cannot recreate the ticket counter");
+    seed_counter(c, reboot_token_gap);
   }
-  // No counter row (someone deleted it): a waiter row that lives only inside
-  // this transaction recreates it.
-  auto ticket = insert_waiter(c, now);
-  Query(c, Sql::delete_waiter).bind(1, ticket).run();
-  return ticket;
 }
 
 // Queues this owner: a waiter row alive until `heartbeat_deadline`. Returns
 // its ticket.
 std::int64_t SqliteLock::insert_waiter(Connection& c, std::int64_t heartbeat_deadline) {
   auto self = detail::self_process();
+  const auto ticket = take_ticket(c);
   Query(c, Sql::insert_waiter)
       .bind_blob(1, name_)
       .bind_text(2, owner_.id)
@@ -406,8 +423,9 @@ std::int64_t SqliteLock::insert_waiter(Connection& c, std::int64_t heartbeat_dea
       .bind_text(7, c.identity().pid_ns)
       .bind_text(8, c.identity().boot_id)
       .bind(9, heartbeat_deadline)
+      .bind(10, ticket)
       .run();
-  return sqlite3_last_insert_rowid(c.handle());
+  return ticket;
 }
 
 // Inside a write transaction: the holder row for a grant with `ticket` as
@@ -571,7 +589,7 @@ std::optional<std::uint64_t> SqliteLock::try_acquire(std::chrono::milliseconds t
     Queue q = look(c, no_ticket, now, true);
     if (q.holder || q.ahead) return 0;
     // The token comes from the same counter as every waiter's ticket.
-    auto ticket = take_ticket(c, now);
+    auto ticket = take_ticket(c);
     grant(c, ticket, now, ttl);
     return ticket;
   });
