@@ -106,7 +106,7 @@ void Connection::cancel() noexcept {
 }
 
 PipelineResult Connection::run(const std::vector<Statement>& statements, Clock::time_point hard_deadline,
-                               std::stop_token stop, Clock::time_point cancel_at) {
+                               std::stop_token stop, Clock::time_point cancel_at, bool before_sync) {
   if (broken_) throw BackendUnavailable(describe() + ": connection is broken");
   // One entry per request sent: the statement it belongs to, and whether it
   // is the Parse of a statement prepared on the way (its result is dropped).
@@ -140,7 +140,11 @@ PipelineResult Connection::run(const std::vector<Statement>& statements, Clock::
     }
     ops.push_back({i, false, {}});
   }
+  // A flush request makes the server send the results so far at once,
+  // instead of after the Sync's work.
+  if (before_sync && PQsendFlushRequest(conn_) != 1) fail("cannot send a flush request");
   if (PQpipelineSync(conn_) != 1) fail("cannot send a sync");
+  ++pending_syncs_;
   while (true) {
     const int flushed = PQflush(conn_);
     if (flushed == 0) break;
@@ -173,10 +177,16 @@ PipelineResult Connection::run(const std::vector<Statement>& statements, Clock::
         break;
       }
       ++op;
+      // Every statement answered: the Sync's answer is left for later.
+      if (before_sync && op == ops.size() && out.outcome == Outcome::ok) return out;
       continue;
     }
     const auto status = PQresultStatus(r.get());
-    if (status == PGRES_PIPELINE_SYNC) break;
+    if (status == PGRES_PIPELINE_SYNC) {
+      // The oldest Sync answered; only the last one sent is this pipeline's.
+      if (--pending_syncs_ > 0) continue;
+      break;
+    }
     const bool is_prepare = op < ops.size() && ops[op].prepare;
     if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
       if (!is_prepare) out.results.push_back(std::move(r));
@@ -201,6 +211,16 @@ PipelineResult Connection::run(const std::vector<Statement>& statements, Clock::
     }
   }
   if (PQstatus(conn_) == CONNECTION_BAD) broken_ = true;
+  // A failure inside BEGIN ... COMMIT leaves the session in an aborted
+  // transaction (the COMMIT was skipped): end it, or the session is useless.
+  if (!broken_ && PQtransactionStatus(conn_) == PQTRANS_INERROR) {
+    try {
+      const auto bound = std::max(hard_deadline, Clock::now() + std::chrono::seconds(5));
+      if (run({Statement{"ROLLBACK", {}}}, bound).outcome != Outcome::ok) broken_ = true;
+    } catch (const BackendUnavailable&) {
+      broken_ = true;  // the caller drops a broken session
+    }
+  }
   return out;
 }
 

@@ -64,8 +64,17 @@ class Connection {
   // statement then fails with 57014). If `hard_deadline` passes without an
   // answer the server is unresponsive: the connection is closed and
   // BackendUnavailable thrown. A broken connection is BackendUnavailable too.
+  //
+  // `before_sync`: return as soon as every statement succeeded, without
+  // waiting for the server's answer to the pipeline's Sync (the server sends
+  // that only after its idle-time work, e.g. flushing statistics); it is read
+  // by the next run(). For a pipeline that writes, the last statement must
+  // then be COMMIT (of a BEGIN at its start), or the writes are not yet
+  // committed when this returns. A failed pipeline waits for the Sync as
+  // usual, and one whose explicit transaction it left aborted is rolled back.
   PipelineResult run(const std::vector<Statement>& statements, Clock::time_point hard_deadline,
-                     std::stop_token stop = {}, Clock::time_point cancel_at = Clock::time_point::max());
+                     std::stop_token stop = {}, Clock::time_point cancel_at = Clock::time_point::max(),
+                     bool before_sync = false);
 
   // Asks the server to cancel the statement in progress. Thread-safe.
   void cancel() noexcept;
@@ -91,6 +100,9 @@ class Connection {
   // once per session, not per call.
   std::map<std::string, std::string, std::less<>> prepared_;
   unsigned next_prepared_ = 0;
+  // Syncs sent whose answer (ReadyForQuery) is still to be read: a run()
+  // that returned before its Sync answered leaves one.
+  unsigned pending_syncs_ = 0;
 };
 
 // The one place libpq's errors become baton's: throws BackendUnavailable for

@@ -86,9 +86,16 @@ struct Sql {
         " SELECT $1::bytea, $2::bigint, 1, $3, $4, $5::bigint, pg_backend_pid(), clock_timestamp(),"
         " clock_timestamp() + $6::bigint * interval '1 millisecond' ";
     // The lock is taken in the FROM clause, so the row is written only once
-    // it is granted, in the same statement (one round trip).
-    acquire = upsert_head + "FROM (SELECT pg_advisory_lock($2::bigint)) AS g" + upsert_tail;
-    try_acquire = upsert_head + "FROM (SELECT pg_try_advisory_lock($2::bigint) AS ok) AS g WHERE g.ok" + upsert_tail;
+    // it is granted, in the same statement (one round trip). The session's
+    // timeouts are set in that same select list, left of the lock, so they
+    // are in force when its wait begins (the server evaluates a select list
+    // in order, and keeps volatile outputs a query does not read) without a
+    // statement of their own: $7 lock_timeout, $8 idle_session_timeout.
+    const std::string timeouts =
+        "set_config('lock_timeout', $7, false) AS lt, set_config('idle_session_timeout', $8, false) AS it, ";
+    acquire = upsert_head + "FROM (SELECT " + timeouts + "pg_advisory_lock($2::bigint)) AS g" + upsert_tail;
+    try_acquire = upsert_head + "FROM (SELECT " + timeouts + "pg_try_advisory_lock($2::bigint) AS ok) AS g WHERE g.ok" +
+                  upsert_tail;
     renew = "WITH u AS (UPDATE " + t +
             " SET expires_at = clock_timestamp() + $3::bigint * interval '1 millisecond'"
             " WHERE name = $1::bytea AND token = $2::bigint AND backend_pid = pg_backend_pid() RETURNING 1)"
@@ -372,10 +379,16 @@ std::optional<std::uint64_t> PgLock::take_once(bool wait, Clock::time_point dead
     lock_timeout = std::max(milliseconds(1), std::chrono::ceil<milliseconds>(deadline - Clock::now()));
   }
   const milliseconds idle = ttl == forever ? milliseconds(0) : ttl;
+  // An explicit transaction, so the grant's reply leaves the server the
+  // moment COMMIT has made the token durable, before the server's idle-time
+  // work (statistics, ReadyForQuery) that run(before_sync) does not wait for.
+  auto params = upsert_params(ttl);
+  params.push_back(text(guc_ms(lock_timeout)));
+  params.push_back(text(guc_ms(idle)));
   std::vector<Statement> statements{
-      Statement{"SELECT set_config('lock_timeout', $1, false), set_config('idle_session_timeout', $2, false)",
-                {text(guc_ms(lock_timeout)), text(guc_ms(idle))}},
-      Statement{wait ? backend_->sql().acquire : backend_->sql().try_acquire, upsert_params(ttl)}};
+      Statement{"BEGIN", {}},
+      Statement{wait ? backend_->sql().acquire : backend_->sql().try_acquire, std::move(params)},
+      Statement{"COMMIT", {}}};
   // lock_timeout ends the wait on the server; the client-side cancel and
   // hard deadline are only backstops for a server that stops answering.
   Clock::time_point cancel_at = Clock::time_point::max();
@@ -388,7 +401,7 @@ std::optional<std::uint64_t> PgLock::take_once(bool wait, Clock::time_point dead
   }
   PipelineResult r;
   try {
-    r = conn_->run(statements, hard, stop, cancel_at);
+    r = conn_->run(statements, hard, stop, cancel_at, /*before_sync=*/true);
   } catch (const BackendUnavailable&) {
     conn_.reset();
     throw;
