@@ -48,12 +48,13 @@ local function wake_head()
   end
 end
 -- Counters start at the server clock in microseconds, so tokens still grow
--- after a restart that lost the counter.
+-- after a restart that lost the counter. INCR answering 1 means the counter
+-- was missing (1 itself is never handed out).
 local function next_token()
-  if redis.call('EXISTS', KEYS[1]) == 0 then
-    local t = redis.call('TIME')
-    redis.call('SET', KEYS[1], t[1] .. string.format('%06d', tonumber(t[2])))
-  end
+  local t = redis.call('INCR', KEYS[1])
+  if t ~= 1 then return t end
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[1], now[1] .. string.format('%06d', tonumber(now[2])))
   return redis.call('INCR', KEYS[1])
 end
 local function grant(token, now)
@@ -77,17 +78,24 @@ end
 // ARGV[5]: 'try' (never queue) or 'queue'. Returns {1, token} when granted,
 // {0, ticket, pttl} when queued, {0, 0, 0} when a try found it busy.
 constexpr const char* acquire_body = R"lua(
-local now = now_ms()
-prune(now)
-local phantom = phantom_token()
-if phantom then
+-- The uncontended case first, with as few calls as it takes: no holder and
+-- no queue (then there are no waiters to prune either).
+local h = redis.call('HMGET', KEYS[2], 'owner', 'token')
+if h[1] == ARGV[1] then
+  -- A grant of ours whose reply was lost (see phantom_token): adopt it.
   if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) else redis.call('PERSIST', KEYS[2]) end
-  return {1, tonumber(phantom)}
+  return {1, tonumber(h[2])}
 end
-if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then
-  local t = next_token()
-  grant(t, now)
-  return {1, t}
+local now = now_ms()
+if not h[1] then
+  if redis.call('EXISTS', KEYS[3]) == 1 then prune(now) end
+  if redis.call('EXISTS', KEYS[3]) == 0 then
+    local t = next_token()
+    grant(t, now)
+    return {1, t}
+  end
+else
+  prune(now)
 end
 wake_head()
 if ARGV[5] == 'try' then return {0, 0, 0} end
@@ -99,11 +107,22 @@ return {0, t, redis.call('PTTL', KEYS[2])}
 
 // ARGV[5]: my ticket. Returns {1, token} when granted, {-1} when my ticket
 // was pruned (I was silent too long), else {0, holder pttl, 1 if I am head}.
+// A grant already carrying my owner id is one whose reply I never read (a
+// poll pipelined on a connection I gave up on, run late): it is adopted, as
+// by acquire, instead of queueing behind myself.
 constexpr const char* poll_body = R"lua(
 local now = now_ms()
 prune(now)
 local me = ARGV[5]
 if not redis.call('ZSCORE', KEYS[3], me) then return {-1} end
+local phantom = phantom_token()
+if phantom then
+  redis.call('ZREM', KEYS[3], me)
+  redis.call('ZREM', KEYS[4], me)
+  redis.call('DEL', ARGV[7] .. me)
+  if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) else redis.call('PERSIST', KEYS[2]) end
+  return {1, tonumber(phantom)}
+end
 redis.call('ZADD', KEYS[4], num(now + tonumber(ARGV[6])), me)
 local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
 if head == me and redis.call('EXISTS', KEYS[2]) == 0 then
@@ -139,8 +158,11 @@ return 1
 constexpr const char* release_body = R"lua(
 local mine = holder_is(ARGV[1], ARGV[5])
 if mine then redis.call('DEL', KEYS[2]) end
-prune(now_ms())
-wake_head()
+-- No queue, no waiter to prune or wake.
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  prune(now_ms())
+  wake_head()
+end
 return mine and 1 or 0
 )lua";
 
@@ -179,7 +201,9 @@ class RedisLock final : public BackendLock {
   bool release() override;
 
  private:
+  std::vector<std::string> args(std::string_view arg5, milliseconds ttl) const;
   Reply run(Script& script, std::string_view arg5, milliseconds ttl);
+  Reply wait_and_poll(const std::string& wake_key, milliseconds wait, const std::string& ticket, milliseconds ttl);
   Connection& conn();
   void give_back();
   void leave(std::string_view ticket) noexcept;
@@ -194,9 +218,10 @@ class RedisLock final : public BackendLock {
   std::mutex conn_mu_;
   std::unique_ptr<Connection> conn_;
   std::uint64_t token_ = 0;
-  // An acquire failed after its script may have reached the server: a grant
-  // or queue entry of ours may exist there. Cleaned up by the next acquire
-  // (which adopts such a grant) or, best effort, by the destructor.
+  // An acquire failed after its script may have reached the server (or a
+  // pipelined poll is in flight): a grant or queue entry of ours may exist
+  // there. Cleaned up by the next acquire (which adopts such a grant) or,
+  // best effort, by the destructor.
   bool uncertain_ = false;
 };
 
@@ -279,25 +304,40 @@ class RedisBackend final : public Backend {
       sha = script.sha;
     }
     for (int attempt = 0; attempt < 2; ++attempt) {
-      if (sha.empty()) {
-        auto loaded = internal::check(c.command({"SCRIPT", "LOAD", script.source}), endpoint_.describe() + ": SCRIPT LOAD");
-        sha = as_str(loaded.get());
-        std::lock_guard lock(mu_);
-        script.sha = sha;
-      }
-      std::vector<std::string_view> argv{"EVALSHA", sha};
-      const std::string nkeys = std::to_string(keys.size());
-      argv.push_back(nkeys);
-      for (const auto& k : keys) argv.push_back(k);
-      for (const auto& a : args) argv.push_back(a);
-      auto r = c.command(argv);
-      if (r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).substr(0, 8) == "NOSCRIPT") {
+      if (sha.empty()) sha = load(c, script);
+      std::string nkeys;
+      auto r = c.command(evalsha_argv(sha, keys, args, nkeys));
+      if (is_noscript(r.get())) {
         sha.clear();
         continue;
       }
       return internal::check(std::move(r), endpoint_.describe() + ": script");
     }
     throw BackendError(endpoint_.describe() + ": the server keeps forgetting baton's scripts");
+  }
+
+  // The SHA of `script`, loading it first if this backend never did: for a
+  // pipelined EVALSHA, whose NOSCRIPT the caller handles (by eval()).
+  std::string sha(Connection& c, Script& script) {
+    {
+      std::lock_guard lock(mu_);
+      if (!script.sha.empty()) return script.sha;
+    }
+    return load(c, script);
+  }
+
+  // EVALSHA sha nkeys keys... args...; `nkeys` holds the count.
+  static std::vector<std::string_view> evalsha_argv(const std::string& sha, const std::vector<std::string>& keys,
+                                                    const std::vector<std::string>& args, std::string& nkeys) {
+    nkeys = std::to_string(keys.size());
+    std::vector<std::string_view> argv{"EVALSHA", sha, nkeys};
+    for (const auto& k : keys) argv.push_back(k);
+    for (const auto& a : args) argv.push_back(a);
+    return argv;
+  }
+
+  static bool is_noscript(const redisReply* r) {
+    return r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).substr(0, 8) == "NOSCRIPT";
   }
 
   std::unique_ptr<Connection> checkout() {
@@ -334,6 +374,14 @@ class RedisBackend final : public Backend {
       release_{release_body}, clear_{clear_body}, inspect_{inspect_body};
 
  private:
+  std::string load(Connection& c, Script& script) {
+    auto loaded = internal::check(c.command({"SCRIPT", "LOAD", script.source}), endpoint_.describe() + ": SCRIPT LOAD");
+    std::string sha = as_str(loaded.get());
+    std::lock_guard lock(mu_);
+    script.sha = sha;
+    return sha;
+  }
+
   static std::string glob_escape(const std::string& s) {
     std::string out;
     for (char ch : s) {
@@ -394,10 +442,42 @@ void RedisLock::give_back() {
   backend_->checkin(std::move(c));
 }
 
+std::vector<std::string> RedisLock::args(std::string_view arg5, milliseconds ttl) const {
+  return {owner_.id, owner_.host, pid_, ms_arg(ttl), std::string(arg5),
+          std::to_string(backend_->waiter_ttl().count()), wake_prefix_};
+}
+
 Reply RedisLock::run(Script& script, std::string_view arg5, milliseconds ttl) {
-  return backend_->eval(conn(), script, keys_,
-                        {owner_.id, owner_.host, pid_, ms_arg(ttl), std::string(arg5),
-                         std::to_string(backend_->waiter_ttl().count()), wake_prefix_});
+  return backend_->eval(conn(), script, keys_, args(arg5, ttl));
+}
+
+// BLPOP on the wake key with the poll script pipelined behind it on the same
+// connection: the server runs the poll the moment the BLPOP returns (woken,
+// or timed out: then the poll is the heartbeat), so a wake-up becomes a grant
+// without a client round trip in between. A waiter killed while blocked
+// takes its connection, and so its unsent poll, with it. Returns the poll's
+// reply (error replies thrown, as by run()).
+Reply RedisLock::wait_and_poll(const std::string& wake_key, milliseconds wait, const std::string& ticket,
+                               milliseconds ttl) {
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.3f", static_cast<double>(wait.count()) / 1000.0);
+  Connection& c = conn();
+  const std::string sha = backend_->sha(c, backend_->poll_);
+  const auto poll_args = args(ticket, ttl);
+  std::string nkeys;
+  // From here until both replies are read, the server may grant us the lock
+  // without our knowing: a failure leaves it to leave() or the next acquire.
+  uncertain_ = true;
+  auto replies = c.pipeline({{"BLPOP", wake_key, seconds}, RedisBackend::evalsha_argv(sha, keys_, poll_args, nkeys)}, wait);
+  uncertain_ = false;
+  Reply& woke = replies[0];
+  Reply& poll = replies[1];
+  const bool granted = poll->type == REDIS_REPLY_ARRAY && poll->elements > 0 && as_int(poll->element[0]) == 1;
+  if (!granted) internal::check(std::move(woke), backend_->endpoint().describe() + ": BLPOP");
+  // A server that forgot the script (restarted) ran nothing: poll again,
+  // loading it.
+  if (RedisBackend::is_noscript(poll.get())) return run(backend_->poll_, ticket, ttl);
+  return internal::check(std::move(poll), backend_->endpoint().describe() + ": script");
 }
 
 std::optional<std::uint64_t> RedisLock::try_acquire(milliseconds ttl) {
@@ -444,12 +524,8 @@ std::optional<std::uint64_t> RedisLock::acquire(Clock::time_point deadline, mill
     }
     if (head && pttl >= 0) wait = std::min(wait, milliseconds(pttl + 1));
     wait = std::max(wait, milliseconds(1));
-    char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%.3f", static_cast<double>(wait.count()) / 1000.0);
     try {
-      auto w = conn().command({"BLPOP", wake_key, seconds}, wait);
-      internal::check(std::move(w), backend_->endpoint().describe() + ": BLPOP");
-      auto p = run(backend_->poll_, ticket, ttl);
+      auto p = wait_and_poll(wake_key, wait, ticket, ttl);
       const long long state = as_int(p->element[0]);
       if (state == 1) {
         token_ = static_cast<std::uint64_t>(as_int(p->element[1]));

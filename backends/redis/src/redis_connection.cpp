@@ -157,6 +157,36 @@ Reply Connection::command(const std::vector<std::string_view>& args, std::chrono
   return Reply(raw);
 }
 
+std::vector<Reply> Connection::pipeline(const std::vector<std::vector<std::string_view>>& commands,
+                                        std::chrono::milliseconds extra_wait) {
+  if (dead_) throw BackendUnavailable(endpoint_.describe() + ": connection is closed");
+  set_timeout(command_timeout_ + extra_wait);
+  auto name = [&](std::size_t i) { return std::string(commands[i].empty() ? "" : commands[i][0]); };
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lengths;
+    for (auto a : commands[i]) {
+      argv.push_back(a.data());
+      lengths.push_back(a.size());
+    }
+    // Only buffers (hiredis writes on the first read): fails on memory alone.
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lengths.data()) != REDIS_OK) {
+      dead_ = true;
+      throw_error(endpoint_.describe() + ": " + name(i), ctx_->errstr, true);
+    }
+  }
+  std::vector<Reply> replies;
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
+      dead_ = true;
+      throw_error(endpoint_.describe() + ": " + name(i), ctx_->errstr, true);
+    }
+    replies.emplace_back(static_cast<redisReply*>(raw));
+  }
+  return replies;
+}
+
 void Connection::interrupt() noexcept {
   if (ctx_ != nullptr && ctx_->fd >= 0) ::shutdown(ctx_->fd, SHUT_RDWR);
 }

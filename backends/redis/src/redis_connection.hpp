@@ -51,8 +51,17 @@ class Connection {
   Reply command(const std::vector<std::string_view>& args,
                 std::chrono::milliseconds extra_wait = std::chrono::milliseconds::zero());
 
-  // Makes a blocked command() return at once (with BackendUnavailable): for
-  // stop requests. Thread-safe.
+  // Sends `commands` in one write and reads their replies, in order, each
+  // read bounded like command(): a pipeline. The server runs each command as
+  // soon as the one before it finished (after a blocking one unblocks), with
+  // no round trip between them. An error reply is returned like any other;
+  // an I/O failure or timeout throws BackendUnavailable (the connection is
+  // dead, and commands whose replies were not read may still run).
+  std::vector<Reply> pipeline(const std::vector<std::vector<std::string_view>>& commands,
+                              std::chrono::milliseconds extra_wait = std::chrono::milliseconds::zero());
+
+  // Makes a blocked command() or pipeline() return at once (with
+  // BackendUnavailable): for stop requests. Thread-safe.
   void interrupt() noexcept;
 
   bool dead() const noexcept { return dead_; }
