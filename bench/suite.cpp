@@ -3,6 +3,7 @@
 //
 //   bench_suite BACKEND uncontended [RUNS] [ITERS]
 //   bench_suite BACKEND handoff DEPTH [ROUNDS] [HOLD_US]
+//   bench_suite postgres|redis handoff_floor DEPTH [ROUNDS] [HOLD_US]
 //   bench_suite BACKEND contention PROCS [SECONDS]
 //   bench_suite BACKEND many_names [NAMES]
 //
@@ -26,6 +27,10 @@
 //   settled at the head of the queue), waits until DEPTH waiters are queued, stamps CLOCK_MONOTONIC and releases; the
 //   next waiter stamps its grant. Latency = grant - release. The released
 //   participant queues again at the tail, so the depth stays DEPTH.
+// handoff_floor: the same on the bare primitive (postgres: pg_advisory_lock/
+//   unlock of one key; redis: each participant BLPOPs its own key and the
+//   holder RPUSHes to the next one's), so the growth with DEPTH that the
+//   primitive itself shows can be told from baton's.
 // contention: PROCS processes loop acquire/release on one name for SECONDS;
 //   total grants/s and max/min grants per process.
 // many_names: lock and release NAMES distinct names (2 threads), then the
@@ -42,6 +47,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -359,6 +365,169 @@ int cmd_handoff(int depth, int rounds, int hold_us) {
   return 0;
 }
 
+// ---- hand-off floor at a queue depth ------------------------------------------
+
+// One participant of the floor, on its own connection to the bare primitive.
+struct FloorParticipant {
+  std::function<void()> wait;  // blocks until this participant holds
+  std::function<void()> pass;  // lets the next participant in
+  std::function<void()> close;
+  std::function<void(int)> await_waiters;  // until the server queues n waiters
+};
+
+#if BATON_HAS_POSTGRES
+// pg_advisory_lock/unlock on one key: the server's queue picks the next.
+FloorParticipant postgres_floor_participant(const std::string& name) {
+  PGconn* c = PQconnectdb(env("BATON_TEST_PG_DSN").c_str());
+  if (PQstatus(c) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(c));
+  auto key = std::make_shared<std::string>(std::to_string(baton::postgres::advisory_key(name)));
+  auto exec = [=](const char* sql) {
+    const char* params[] = {key->c_str()};
+    PGresult* r = PQexecParams(c, sql, 1, nullptr, params, nullptr, nullptr, 0);
+    const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    std::string value = ok && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
+    PQclear(r);
+    if (!ok) throw std::runtime_error(PQerrorMessage(c));
+    return value;
+  };
+  FloorParticipant p;
+  p.wait = [=] { exec("SELECT pg_advisory_lock($1::bigint)"); };
+  p.pass = [=] { exec("SELECT pg_advisory_unlock($1::bigint)"); };
+  p.close = [=] { PQfinish(c); };
+  p.await_waiters = [=](int n) {
+    while (std::stoi(exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                          " AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1::bigint")) < n) {
+      std::this_thread::sleep_for(200us);
+    }
+  };
+  return p;
+}
+#endif
+
+#if BATON_HAS_REDIS
+// Each participant BLPOPs its own key; the holder RPUSHes to the next one's
+// (participants form a ring, so the order is fixed without a server queue).
+FloorParticipant redis_floor_participant(const std::string& name, int i, int participants) {
+  const std::string url = env("BATON_TEST_REDIS_URL");
+  const auto hostport = url.substr(8, url.find('/', 8) - 8);
+  const auto colon = hostport.rfind(':');
+  redisContext* c = redisConnect(hostport.substr(0, colon).c_str(), std::stoi(hostport.substr(colon + 1)));
+  if (c == nullptr || c->err) throw std::runtime_error("redis: cannot connect");
+  const std::string base = g_prefix + name + ":";
+  auto mine = std::make_shared<std::string>(base + std::to_string(i));
+  auto next = std::make_shared<std::string>(base + std::to_string((i + 1) % participants));
+  auto exec = [=](const char* format, const std::string& key) {
+    auto* r = static_cast<redisReply*>(redisCommand(c, format, key.c_str()));
+    const bool ok = r != nullptr && r->type != REDIS_REPLY_ERROR && r->type != REDIS_REPLY_NIL;
+    if (r != nullptr) freeReplyObject(r);
+    if (!ok) throw std::runtime_error("redis: command failed");
+  };
+  FloorParticipant p;
+  p.wait = [=] { exec("BLPOP %s 0", *mine); };
+  p.pass = [=] { exec("RPUSH %s 1", *next); };
+  p.close = [=] { redisFree(c); };
+  p.await_waiters = [](int) {};  // the ring fixes the order
+  return p;
+}
+#endif
+
+// handoff_floor: cmd_handoff on the bare primitive instead of baton. DEPTH+1
+// participants (threads, alternately in two processes, each with its own
+// connection) take turns: the holder holds for HOLD_US, waits until DEPTH
+// others have sent their wait, stamps and passes; the next stamps its grant
+// and the released one waits again at the tail.
+//   postgres: pg_advisory_lock / pg_advisory_unlock of one key
+//   redis:    BLPOP on the participant's own key / RPUSH to the next one's
+int cmd_handoff_floor(int depth, int rounds, int hold_us) {
+  if (g_kind != "postgres" && g_kind != "redis") {
+    std::fprintf(stderr, "bench_suite: handoff_floor needs postgres or redis\n");
+    return 64;
+  }
+  const std::string name = "handoff-floor-" + std::to_string(depth) + "-" + std::to_string(::getpid());
+  auto* sh = shared<HandoffShared>();
+  auto* waiting = shared<std::atomic<int>>();  // participants that sent their wait
+  auto* exited = shared<std::atomic<int>>();
+  auto* samples = shared<double>(static_cast<size_t>(rounds) + 1);
+  const int participants = depth + 1;
+
+  auto open = [&](int i) {
+#if BATON_HAS_POSTGRES
+    if (g_kind == "postgres") return postgres_floor_participant(name);
+#endif
+#if BATON_HAS_REDIS
+    if (g_kind == "redis") return redis_floor_participant(name, i, participants);
+#endif
+    (void)i;
+    return FloorParticipant{};
+  };
+
+  auto run_process = [&](int parity) {
+    std::vector<std::thread> threads;
+    for (int i = parity; i < participants; i += 2) {
+      threads.emplace_back([&, i] {
+        try {
+          // Connect and queue in participant order, one at a time (see
+          // cmd_handoff). Participant 0 holds from the start.
+          for (int t; (t = sh->turn.load()) < i && !sh->done;) {
+            std::this_thread::sleep_for(t >= i - 2 ? 200us : 20ms);
+          }
+          FloorParticipant p = open(i);
+          if (i == 0 && g_kind == "postgres") p.wait();
+          if (i > 0) p.await_waiters(i - 1);
+          bool first = true;
+          for (;;) {
+            if (!first || i > 0) {
+              waiting->fetch_add(1);
+              if (first) sh->turn = i + 1;
+              p.wait();
+              waiting->fetch_sub(1);
+            } else {
+              sh->turn = 1;
+            }
+            first = false;
+            const long long granted = now_ns();
+            const int g = sh->grants.fetch_add(1);
+            if (g > 0 && g <= rounds) samples[g] = static_cast<double>(granted - sh->released_ns.load()) / 1000.0;
+            if (g >= rounds) sh->done = true;
+            if (sh->done) {
+              // Wake the next, which sees done and does the same; the last
+              // one out has nobody left to wake.
+              if (exited->fetch_add(1) < participants - 1) p.pass();
+              p.close();
+              return;
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(hold_us));
+            while (waiting->load() < depth && !sh->done) std::this_thread::sleep_for(100us);
+            sh->released_ns = now_ns();
+            p.pass();
+          }
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "bench_suite handoff_floor: participant %d: %s\n", i, e.what());
+          sh->failed += 1;
+          sh->done = true;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  };
+
+  const pid_t child = ::fork();
+  if (child == 0) {
+    run_process(1);
+    std::_Exit(0);
+  }
+  run_process(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (sh->failed > 0) return 70;
+  std::vector<double> us(samples + 1, samples + rounds + 1);
+  std::printf("{\"backend\":\"%s\",\"measure\":\"handoff_floor\",\"depth\":%d,"
+              "\"waiters\":\"threads, alternately in 2 processes\",\"rounds\":%d,\"hold_us\":%d,"
+              "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
+              g_kind.c_str(), depth, rounds, hold_us, pct(us, 0.5), pct(us, 0.9), pct(us, 0.99), pct(us, 1.0));
+  return 0;
+}
+
 // ---- contention ----------------------------------------------------------------
 
 struct ContentionShared {
@@ -473,7 +642,7 @@ int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr,
                  "usage: bench_suite sqlite|postgres|redis uncontended [RUNS] [ITERS] | handoff DEPTH [ROUNDS] |"
-                 " contention PROCS [SECONDS] | many_names [NAMES]\n");
+                 " handoff_floor DEPTH [ROUNDS] | contention PROCS [SECONDS] | many_names [NAMES]\n");
     return 64;
   }
   g_kind = argv[1];
@@ -487,6 +656,7 @@ int main(int argc, char** argv) {
   try {
     if (what == "uncontended") rc = cmd_uncontended(static_cast<int>(arg(3, 7)), static_cast<int>(arg(4, 2000)));
     else if (what == "handoff") rc = cmd_handoff(static_cast<int>(arg(3, 1)), static_cast<int>(arg(4, 500)), static_cast<int>(arg(5, 5000)));
+    else if (what == "handoff_floor") rc = cmd_handoff_floor(static_cast<int>(arg(3, 1)), static_cast<int>(arg(4, 500)), static_cast<int>(arg(5, 5000)));
     else if (what == "contention") rc = cmd_contention(static_cast<int>(arg(3, 1)), arg(4, 2.0));
     else if (what == "many_names") rc = cmd_many_names(static_cast<int>(arg(3, 100000)));
     else std::fprintf(stderr, "bench_suite: unknown measure %s\n", what.c_str());

@@ -115,6 +115,13 @@ for b in $BATON_BENCH_BACKENDS; do
   # SQLite at 500 queued waiter threads may not finish (see docs/benchmarks.md):
   # the timeout bounds it and the run is recorded as failed.
   for d in 100 500; do run 90 "$suite" "$b" handoff "$d" 100; done
+  # The same hand-offs on the bare primitive, for the growth with depth that
+  # the primitive itself shows (PostgreSQL and Redis; SQLite has none).
+  if [[ $b != sqlite ]]; then
+    run 120 "$suite" "$b" handoff_floor 1 500
+    run 60 "$suite" "$b" handoff_floor 10 200
+    for d in 100 500; do run 90 "$suite" "$b" handoff_floor "$d" 100; done
+  fi
   for p in 1 2 4 8 16; do run 60 "$suite" "$b" contention "$p" "$BATON_BENCH_SECONDS"; done
 done
 if [[ -n ${BATON_TEST_REDIS_URL:-} ]]; then
