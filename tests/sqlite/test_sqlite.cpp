@@ -508,6 +508,83 @@ TEST_CASE("a timed-out or stopped acquire leaves no row") {
   CHECK(holder->release());
 }
 
+TEST_CASE("a release hands the lock to the first waiter and one that gave up passes it on") {
+  // The waiter is a child process, stopped (SIGSTOP) while queued, so the
+  // release finds it asleep: the grant is made for it (inspect names it)
+  // without its doing anything.
+  TempDir dir;
+  auto opts = options_for(dir.db());
+  auto backend = baton::sqlite::make_backend(opts);
+  auto holder = backend->open("h", owner("holder"));
+  REQUIRE(holder->acquire(Clock::now() + 1s, 30s, {}));
+  const auto queued = [&](std::size_t n) {
+    for (int i = 0; i < 500 && backend->inspect("h").waiters != n; ++i) std::this_thread::sleep_for(10ms);
+    return backend->inspect("h").waiters == n;
+  };
+  int result[2];
+  REQUIRE(pipe(result) == 0);
+  // deadline_ms: how long the child waits; it reports '1' (granted, then
+  // released) or '0' (gave up).
+  const auto start_child = [&](int deadline_ms) {
+    pid_t child = fork();
+    if (child == 0) {
+      char got = 'x';
+      try {
+        auto b = baton::sqlite::make_backend(opts);
+        auto lock = b->open("h", owner("child"));
+        got = lock->acquire(Clock::now() + std::chrono::milliseconds(deadline_ms), 30s, {}) ? '1' : '0';
+        if (got == '1' && !lock->release()) got = 'r';
+      } catch (...) {
+      }
+      (void)!write(result[1], &got, 1);
+      _exit(0);
+    }
+    REQUIRE(child > 0);
+    return child;
+  };
+  char got = 0;
+
+  SECTION("the stopped waiter finds its grant when it resumes") {
+    pid_t child = start_child(20'000);
+    REQUIRE(queued(1));
+    kill(child, SIGSTOP);
+    CHECK(holder->release());
+    auto info = backend->inspect("h");
+    CHECK(info.held);
+    CHECK(info.owner == "child");  // granted while it sleeps
+    CHECK(info.waiters == 0);
+    kill(child, SIGCONT);
+    REQUIRE(read(result[0], &got, 1) == 1);
+    CHECK(got == '1');
+    waitpid(child, nullptr, 0);
+  }
+  SECTION("a waiter whose deadline passed while it was handed the lock passes it on") {
+    pid_t child = start_child(800);
+    REQUIRE(queued(1));
+    kill(child, SIGSTOP);
+    // Queued behind the child.
+    auto next = backend->open("h", owner("next"));
+    std::optional<std::uint64_t> next_got;
+    std::thread t([&] { next_got = next->acquire(Clock::now() + 20s, 30s, {}); });
+    REQUIRE(queued(2));
+    CHECK(holder->release());
+    CHECK(backend->inspect("h").owner == "child");
+    std::this_thread::sleep_for(1s);  // past the child's deadline
+    kill(child, SIGCONT);
+    REQUIRE(read(result[0], &got, 1) == 1);
+    CHECK(got == '0');  // it gave up, as asked, and left no trace...
+    waitpid(child, nullptr, 0);
+    t.join();  // ...but handed the lock to the next in line
+    REQUIRE(next_got.has_value());
+    CHECK(backend->inspect("h").owner == "next");
+    CHECK(next->release());
+    Raw raw(dir.db());
+    CHECK(raw.scalar("SELECT count(*) FROM baton_waiters") == 0);
+  }
+  close(result[0]);
+  close(result[1]);
+}
+
 TEST_CASE("hand-off between waiters is FIFO and never stalls") {
   TempDir dir;
   const fs::path wake_file = dir.db().string() + "-wake";

@@ -36,14 +36,16 @@ constexpr const char* sql_text[] = {
     "DELETE FROM baton_waiters WHERE name = ?1 AND ticket < coalesce((SELECT ticket FROM baton_waiters "
     "WHERE name = ?1 AND ticket < ?2 AND heartbeat_deadline > ?3 AND " BATON_ALIVE("") " ORDER BY ticket LIMIT 1), ?2)",
     // insert_waiter
-    "INSERT INTO baton_waiters(name, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, heartbeat_deadline, ticket) "
-    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    "INSERT INTO baton_waiters(name, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, heartbeat_deadline, "
+    "ticket, ttl_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     // beat: ?1 ticket, ?2 new heartbeat deadline
     "UPDATE baton_waiters SET heartbeat_deadline = ?2 WHERE ticket = ?1",
     // delete_waiter: ?1 ticket
     "DELETE FROM baton_waiters WHERE ticket = ?1",
-    // holder_row: ?1 name, ?2 now; the row (live or not) and whether it is live
-    "SELECT expires_at, ifnull(expires_at > ?2, 1) AND " BATON_ALIVE("") " FROM baton_holders WHERE name = ?1",
+    // holder_row: ?1 name, ?2 now; the row (live or not), whether it is
+    // live, and whose it is (a grant handed to a waiter by its releaser)
+    "SELECT expires_at, ifnull(expires_at > ?2, 1) AND " BATON_ALIVE("") ", token, owner FROM baton_holders "
+    "WHERE name = ?1",
     // first_row: ?1 name, ?2 ticket, ?3 now; the first waiter ahead of
     // ticket ?2 (live or not) and whether it is live
     "SELECT ticket, heartbeat_deadline, heartbeat_deadline > ?3 AND " BATON_ALIVE("") " FROM baton_waiters "
@@ -84,6 +86,14 @@ constexpr const char* sql_text[] = {
     "UPDATE baton_holders SET token = token + 1 WHERE name = " BATON_TICKET_COUNTER,
     // read_ticket
     "SELECT token FROM baton_holders WHERE name = " BATON_TICKET_COUNTER,
+    // hand_off: ?1 ticket, ?2 wall ms, ?3 now; the waiter's row becomes the
+    // holder row, its ticket the token, its own ttl the lease (negative:
+    // forever). A row without ttl_ms (written by hand or by an older
+    // version, which would not recognise a grant made for it) is left alone.
+    "INSERT OR REPLACE INTO baton_holders(name, token, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, "
+    "acquired_at, expires_at) SELECT name, ticket, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, ?2, "
+    "CASE WHEN ttl_ms < 0 THEN NULL ELSE ?3 + ttl_ms * 1000000 END FROM baton_waiters "
+    "WHERE ticket = ?1 AND ttl_ms IS NOT NULL",
 };
 static_assert(std::size(sql_text) == static_cast<std::size_t>(Sql::count_));
 
@@ -316,16 +326,21 @@ int Connection::on_busy(void* self, int count) {
   // The second bound covers a statement run outside Connection::run().
   if (now >= conn.busy_limit_ || now - conn.busy_since_ >= conn.busy_timeout_) return 0;
   if (conn.busy_stop_ != nullptr && conn.busy_stop_->stop_requested()) return 0;
-  // The usual writer holds the lock for a few microseconds: first just let
-  // it run (a sleep, however short, costs the timer slack, ~50 us), then
-  // short naps, so a hand-off does not wait behind a long one.
-  if (count < 8) {
+  // The usual writer holds the lock for tens of microseconds and the write
+  // lock is not queued: whoever asks right after a commit gets it. A waiter
+  // that naps while the others take turns writing can miss one commit after
+  // another (seen in the contention benchmark: one process kept out of the
+  // queue for milliseconds while three took turns), so for the first 2 ms
+  // it only yields (a sleep, however short, costs the timer slack, ~50 us),
+  // then naps, longer as the wait grows.
+  const auto busy_for = now - conn.busy_since_;
+  if (busy_for < std::chrono::milliseconds(2)) {
     std::this_thread::yield();
     return 1;
   }
-  std::chrono::microseconds pause = count < 28 ? std::chrono::microseconds(100)
-                                    : count < 200 ? std::chrono::microseconds(500)
-                                                  : std::chrono::microseconds(2000);
+  std::chrono::microseconds pause = busy_for < std::chrono::milliseconds(20) ? std::chrono::microseconds(100)
+                                    : busy_for < std::chrono::milliseconds(200) ? std::chrono::microseconds(500)
+                                                                               : std::chrono::microseconds(2000);
   auto left = conn.busy_limit_ - now;
   if (left < pause) pause = std::chrono::duration_cast<std::chrono::microseconds>(left) + std::chrono::microseconds(1);
   std::this_thread::sleep_for(pause);

@@ -57,6 +57,7 @@ enum class Sql : std::size_t {
   clear,
   next_ticket,
   read_ticket,
+  hand_off,
   count_,
 };
 

@@ -9,7 +9,8 @@
 //                  token of the grant the waiter eventually gets.
 //                  The counter only grows, whatever rows are deleted, so
 //                  tokens strictly increase across names, clears and
-//                  restarts. `heartbeat_deadline`: the waiter is dead after it.
+//                  restarts. `heartbeat_deadline`: the waiter is dead after
+//                  it. `ttl_ms`: the lease it asked for (-1: forever).
 //   baton_holders  one row per granted name: token, owner, host, pid, wall
 //                  clock acquired_at (display only), expires_at. Plus the
 //                  ticket counter, a row under a reserved name (see
@@ -24,15 +25,19 @@
 // Transactions: every read-then-write is one BEGIN IMMEDIATE. An uncontended
 // acquire is one write transaction (see nobody live holds or waits, advance
 // the ticket counter, write the holder row: one dirty page while the holders
-// table fits in one), a release one single-statement write. A contended acquire queues a waiter row in its
-// first transaction and turns it into the holder row when its turn comes
-// (purging dead rows in front of it on the way). A waiter
-// does not write while it waits, except a heartbeat each heartbeat interval:
-// it sleeps on a futex in the wake file (wake.hpp) that whoever frees the lock
-// wakes, checks `PRAGMA data_version` (a read of the shared WAL index, no
-// I/O), re-checks its place with plain reads when something changed or a
-// lease or heartbeat it waits behind runs out, and only then takes the write
-// lock. Without the wake file it polls data_version instead.
+// table fits in one), a release one write transaction. A contended acquire
+// queues a waiter row in its first transaction. A release that finds a live
+// waiter hands the lock over in its own transaction: the first live
+// waiter's row becomes the holder row, and the waiter finds its grant with a
+// read when it is woken (hand_off()). A lock freed any other way (a lease
+// run out, a holder that died, clear) is taken by the first live waiter
+// itself, in a write transaction that purges dead rows in front of it. A
+// waiter does not write while it waits, except a heartbeat each heartbeat
+// interval: it sleeps on a futex in the wake file (wake.hpp) that whoever
+// frees the lock wakes, checks `PRAGMA data_version` (a read of the shared
+// WAL index, no I/O), re-checks its place with plain reads when something
+// changed or a lease or heartbeat it waits behind runs out, and only then
+// takes the write lock. Without the wake file it polls data_version instead.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -187,12 +192,16 @@ void open_database(Connection& conn, WakeBoard* board) {
         "  ticket INTEGER PRIMARY KEY AUTOINCREMENT,"
         "  name BLOB NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,"
         "  proc_pid INTEGER NOT NULL, proc_start INTEGER, pid_ns TEXT NOT NULL, boot_id TEXT NOT NULL,"
-        "  heartbeat_deadline INTEGER NOT NULL);"
+        "  heartbeat_deadline INTEGER NOT NULL, ttl_ms INTEGER);"
         "CREATE INDEX IF NOT EXISTS baton_waiters_by_name ON baton_waiters(name, ticket);"
         "CREATE TABLE IF NOT EXISTS baton_holders("
         "  name BLOB PRIMARY KEY, token INTEGER NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL,"
         "  pid INTEGER NOT NULL, proc_pid INTEGER NOT NULL, proc_start INTEGER, pid_ns TEXT NOT NULL,"
         "  boot_id TEXT NOT NULL, acquired_at INTEGER NOT NULL, expires_at INTEGER) WITHOUT ROWID;");
+    // Version 1 had no ttl_ms (the lease a releaser hands a waiter).
+    if (!Query(conn, "SELECT 1 FROM pragma_table_info('baton_waiters') WHERE name = 'ttl_ms'").step()) {
+      conn.exec("ALTER TABLE baton_waiters ADD COLUMN ttl_ms INTEGER");
+    }
     auto version = meta(conn, "schema_version");
     // Version 1 kept the counter in sqlite_sequence; seed_counter() carries
     // it over.
@@ -276,6 +285,40 @@ void wake_first(const Shared& shared, Connection& c, std::string_view name) noex
   }
 }
 
+// Whom hand_off() granted the lock to, and who is next in line: both to be
+// woken once the transaction committed. 0: nobody.
+struct HandOff {
+  std::int64_t to = 0;
+  std::int64_t next = 0;
+  void wake(WakeBoard* board) const noexcept {
+    if (board == nullptr) return;
+    if (to != 0) board->wake(to);
+    if (next != 0) board->wake(next);
+  }
+};
+
+// Inside the write transaction that freed `name`: grants it to its first
+// live waiter, turning that waiter's row into the holder row. The waiter
+// then finds the grant with one read, instead of noticing the release and
+// taking the grant in a write transaction of its own after it: a FIFO
+// hand-off costs one transaction fewer, and the waiter's wake-up is no
+// longer followed by a write on the hand-off's critical path. The waiter
+// after it is woken too, so it is up and watching when its turn comes.
+HandOff hand_off(const Shared& shared, Connection& c, std::string_view name, std::int64_t now) {
+  HandOff h;
+  if (shared.board && !shared.board->may_have_waiters(name)) return h;
+  auto head = first_live_waiter(c, name, now);
+  if (!head) return h;
+  if (Query(c, Sql::hand_off).bind(1, *head).bind(2, detail::wall_ms()).bind(3, now).run() != 1) {
+    h.next = *head;  // not one to hand to: woken, it takes the lock itself
+    return h;
+  }
+  Query(c, Sql::delete_waiter).bind(1, *head).run();
+  h.to = *head;
+  if (!shared.board || shared.board->waiters(name) > 1) h.next = first_live_waiter(c, name, now).value_or(0);
+  return h;
+}
+
 // The backend side of one Lock instance. Its connection is opened on first
 // use and serves only this instance. Not copyable, not movable.
 class SqliteLock final : public BackendLock {
@@ -302,7 +345,7 @@ class SqliteLock final : public BackendLock {
   Queue step(Connection& c, std::int64_t ticket, std::chrono::milliseconds ttl,
              Clock::time_point deadline = Clock::time_point::max(), const std::stop_token* stop = nullptr);
   std::int64_t take_ticket(Connection& c);
-  std::int64_t insert_waiter(Connection& c, std::int64_t heartbeat_deadline);
+  std::int64_t insert_waiter(Connection& c, std::int64_t heartbeat_deadline, std::chrono::milliseconds ttl);
   void grant(Connection& c, std::int64_t ticket, std::int64_t now, std::chrono::milliseconds ttl);
   void leave(Connection& c, std::int64_t ticket);
 
@@ -328,8 +371,11 @@ Queue SqliteLock::look(Connection& c, std::int64_t ticket, std::int64_t now, boo
       q.holder = holder.int64(1) != 0;
       dead_holder = !q.holder;
       q.holder_expires = holder.optional_int64(0);
+      // Our releaser made our waiter row the holder row (hand_off()).
+      q.granted = q.holder && ticket != no_ticket && holder.int64(2) == ticket && holder.text(3) == owner_.id;
     }
   }
+  if (q.granted) return q;
   // Only for tidiness: a grant replaces a dead holder row anyway.
   if (dead_holder && purge) Query(c, Sql::purge_holder).bind_blob(1, name_).bind(2, now).run();
   bool dead_ahead = false;
@@ -363,10 +409,14 @@ Queue SqliteLock::step(Connection& c, std::int64_t ticket, std::chrono::millisec
     auto now = detail::boottime_ns();
     auto heartbeat_deadline = now + 3 * shared_->settings.heartbeat.count() * 1'000'000;
     std::int64_t mine = ticket;
+    Queue q = look(c, mine != 0 ? mine : no_ticket, now, true);
+    if (q.granted) return q;  // handed to us by its releaser
     // Our row is gone only if we stalled past three heartbeats and someone
     // pruned us: queue again at the back rather than hold a stale place.
-    if (mine != 0 && Query(c, Sql::beat).bind(1, mine).bind(2, heartbeat_deadline).run() == 0) mine = 0;
-    Queue q = look(c, mine != 0 ? mine : no_ticket, now, true);
+    if (mine != 0 && Query(c, Sql::beat).bind(1, mine).bind(2, heartbeat_deadline).run() == 0) {
+      mine = 0;
+      q = look(c, no_ticket, now, true);
+    }
     const bool ours = !q.holder && !q.ahead;
     if (ours) {
       // Uncontended (or our turn): the ticket becomes the token and the
@@ -383,7 +433,7 @@ Queue SqliteLock::step(Connection& c, std::int64_t ticket, std::chrono::millisec
       grant(c, mine, now, ttl);
       q.granted = true;
     } else if (mine == 0) {
-      mine = insert_waiter(c, heartbeat_deadline);
+      mine = insert_waiter(c, heartbeat_deadline, ttl);
     }
     if (!ours) q.version = c.data_version();
     q.ticket = mine;
@@ -410,7 +460,7 @@ std::int64_t SqliteLock::take_ticket(Connection& c) {
 
 // Queues this owner: a waiter row alive until `heartbeat_deadline`. Returns
 // its ticket.
-std::int64_t SqliteLock::insert_waiter(Connection& c, std::int64_t heartbeat_deadline) {
+std::int64_t SqliteLock::insert_waiter(Connection& c, std::int64_t heartbeat_deadline, std::chrono::milliseconds ttl) {
   auto self = detail::self_process();
   const auto ticket = take_ticket(c);
   Query(c, Sql::insert_waiter)
@@ -424,6 +474,9 @@ std::int64_t SqliteLock::insert_waiter(Connection& c, std::int64_t heartbeat_dea
       .bind_text(8, c.identity().boot_id)
       .bind(9, heartbeat_deadline)
       .bind(10, ticket)
+      // The lease a releaser gives us when it hands us the lock; -1 (also
+      // for a lease so long it would overflow) is forever.
+      .bind(11, expiry_for(0, ttl) ? ttl.count() : std::int64_t{-1})
       .run();
   return ticket;
 }
@@ -448,9 +501,20 @@ void SqliteLock::grant(Connection& c, std::int64_t ticket, std::int64_t now, std
 }
 
 void SqliteLock::leave(Connection& c, std::int64_t ticket) {
-  c.run([&] { Query(c, Sql::delete_waiter).bind(1, ticket).run(); });
-  // We may have been next: the one behind us is now.
-  wake_first(*shared_, c, name_);
+  HandOff h;
+  const bool handed = c.write([&] {
+    Query(c, Sql::delete_waiter).bind(1, ticket).run();
+    // Our releaser may have handed us the lock after all: pass it on.
+    if (Query(c, Sql::drop_holder).bind_blob(1, name_).bind(2, ticket).bind_text(3, owner_.id).run() == 0) return false;
+    h = hand_off(*shared_, c, name_, detail::boottime_ns());
+    return true;
+  });
+  if (handed) {
+    h.wake(shared_->board.get());
+  } else {
+    // We may have been next: the one behind us is now.
+    wake_first(*shared_, c, name_);
+  }
 }
 
 namespace {
@@ -554,7 +618,7 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
         // Reads first: most changes (others' heartbeats, queue growth) do
         // not make us the next holder, and reads take no write lock.
         q = c.run([&] { return look(c, ticket, detail::boottime_ns(), false); }, deadline, &stop);
-        if (!q.holder && !q.ahead) {
+        if (!q.granted && !q.holder && !q.ahead) {
           q = step(c, ticket, ttl, deadline, &stop);
           version = q.version;
         }
@@ -615,14 +679,17 @@ bool SqliteLock::renew(std::chrono::milliseconds ttl) {
 
 bool SqliteLock::release() {
   Connection& c = conn();
-  bool live = c.run([&] {
+  HandOff h;
+  bool live = c.write([&] {
+    const auto now = detail::boottime_ns();
     if (Query(c, Sql::release)
             .bind_blob(1, name_)
             .bind(2, token_)
             .bind_text(3, owner_.id)
             .bind_text(4, c.identity().boot_id)
-            .bind(5, detail::boottime_ns())
+            .bind(5, now)
             .run() == 1) {
+      h = hand_off(*shared_, c, name_, now);
       return true;
     }
     // Gone, or expired but still there: the latter (nobody has taken the
@@ -632,7 +699,12 @@ bool SqliteLock::release() {
     return false;
   });
   token_ = 0;
-  wake_first(*shared_, c, name_);
+  if (live) {
+    h.wake(shared_->board.get());
+  } else {
+    // Not ours to hand on: whoever is first finds the lock free, if it is.
+    wake_first(*shared_, c, name_);
+  }
   return live;
 }
 
