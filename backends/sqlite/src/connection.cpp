@@ -244,8 +244,8 @@ std::string Query::blob(int column) const {
 // ---------------------------------------------------------------- Connection
 
 Connection::Connection(std::filesystem::path path, std::shared_ptr<const Identity> identity,
-                       std::chrono::milliseconds busy_timeout)
-    : path_(std::move(path)), identity_(std::move(identity)), busy_timeout_(busy_timeout) {
+                       std::chrono::milliseconds busy_timeout, std::shared_ptr<WakeBoard> board)
+    : path_(std::move(path)), identity_(std::move(identity)), busy_timeout_(busy_timeout), board_(std::move(board)) {
   // NOMUTEX: the owner already serializes every use of one connection, so
   // SQLite's own per-connection mutex would only cost time.
   int rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -308,7 +308,10 @@ std::int64_t Connection::data_version() {
 }
 
 void Connection::abandon_transaction() noexcept {
-  if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (board_) board_->wrote();  // it may have held the write lock
+  }
 }
 
 void Connection::raise_busy(const Busy& busy) const {
@@ -326,13 +329,20 @@ int Connection::on_busy(void* self, int count) {
   // The second bound covers a statement run outside Connection::run().
   if (now >= conn.busy_limit_ || now - conn.busy_since_ >= conn.busy_timeout_) return 0;
   if (conn.busy_stop_ != nullptr && conn.busy_stop_->stop_requested()) return 0;
-  // The usual writer holds the lock for tens of microseconds and the write
-  // lock is not queued: whoever asks right after a commit gets it. A waiter
-  // that naps while the others take turns writing can miss one commit after
-  // another (seen in the contention benchmark: one process kept out of the
-  // queue for milliseconds while three took turns), so for the first 2 ms
-  // it only yields (a sleep, however short, costs the timer slack, ~50 us),
-  // then naps, longer as the wait grows.
+  // With the wake board, sleep until a baton writer ends its transaction
+  // (wake.hpp says why neither napping nor yielding will do); 1 ms at most,
+  // for writers that are not baton's.
+  if (conn.board_) {
+    const auto left = std::min<Clock::duration>(conn.busy_limit_ - now, std::chrono::milliseconds(1));
+    conn.board_->wait_for_write(conn.writes_seen_, left);
+    // For the next attempt, should it fail too: the writer ahead of it ends
+    // after this read.
+    conn.writes_seen_ = conn.board_->writes();
+    return 1;
+  }
+  // Without it: the usual writer holds the lock for tens of microseconds;
+  // first just yield (a sleep, however short, costs the timer slack, ~50
+  // us), then naps, longer as the wait grows.
   const auto busy_for = now - conn.busy_since_;
   if (busy_for < std::chrono::milliseconds(2)) {
     std::this_thread::yield();

@@ -15,6 +15,8 @@
 
 #include <sqlite3.h>
 
+#include "wake.hpp"
+
 #include "baton/options.hpp"
 
 namespace baton::sqlite::detail {
@@ -122,8 +124,10 @@ class Query {
 // SQLITE_OPEN_NOMUTEX); the owner serializes. Not copyable, not movable.
 class Connection {
  public:
+  // `board` (may be null): where write transactions are announced and a
+  // busy connection waits for the writer in its way (wake.hpp).
   Connection(std::filesystem::path path, std::shared_ptr<const Identity> identity,
-             std::chrono::milliseconds busy_timeout);
+             std::chrono::milliseconds busy_timeout, std::shared_ptr<WakeBoard> board = nullptr);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();
@@ -165,13 +169,16 @@ class Connection {
              const std::stop_token* stop = nullptr) -> decltype(body()) {
     return run(
         [&] {
+          if (board_) writes_seen_ = board_->writes();
           Query(*this, Sql::begin_immediate).run();
           if constexpr (std::is_void_v<decltype(body())>) {
             body();
             Query(*this, Sql::commit).run();
+            if (board_) board_->wrote();
           } else {
             auto result = body();
             Query(*this, Sql::commit).run();
+            if (board_) board_->wrote();
             return result;
           }
         },
@@ -212,6 +219,9 @@ class Connection {
   std::filesystem::path path_;
   std::shared_ptr<const Identity> identity_;
   std::chrono::milliseconds busy_timeout_;
+  std::shared_ptr<WakeBoard> board_;
+  // board_->writes() before the last attempt at the write lock.
+  std::uint32_t writes_seen_ = 0;
   sqlite3* db_ = nullptr;
   std::array<sqlite3_stmt*, static_cast<std::size_t>(Sql::count_)> statements_{};
   Clock::time_point busy_limit_ = Clock::time_point::max();

@@ -102,7 +102,7 @@ struct Shared {
   std::shared_ptr<WakeBoard> board;  // nullptr: waiters only poll
 
   std::unique_ptr<Connection> connect() const {
-    return std::make_unique<Connection>(settings.path, identity, settings.busy_timeout);
+    return std::make_unique<Connection>(settings.path, identity, settings.busy_timeout, board);
   }
 };
 

@@ -7,7 +7,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <ctime>
 
@@ -23,6 +25,10 @@ constexpr std::size_t name_slots = 1024;
 constexpr std::size_t ticket_words = 4096;
 constexpr std::size_t total_words = header_words + name_slots + ticket_words;
 constexpr std::size_t file_size = total_words * sizeof(std::uint32_t);
+
+// Header words after the magic.
+constexpr std::size_t writes_word = 1;
+constexpr std::size_t write_waiters_word = 2;
 
 std::atomic_ref<std::uint32_t> at(std::uint32_t* p) noexcept { return std::atomic_ref<std::uint32_t>(*p); }
 
@@ -110,6 +116,37 @@ void WakeBoard::wake(std::int64_t ticket) noexcept {
   std::uint32_t* w = word(ticket);
   at(w).fetch_add(1);
   ::syscall(SYS_futex, w, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+
+std::uint32_t WakeBoard::writes() const noexcept { return at(base_ + writes_word).load(); }
+
+void WakeBoard::wait_for_write(std::uint32_t seen, std::chrono::nanoseconds timeout) noexcept {
+  if (timeout <= std::chrono::nanoseconds::zero()) return;
+  std::uint32_t* word = base_ + writes_word;
+  // Most write transactions last tens of microseconds: watch a little
+  // before sleeping, as a wake-up costs about as much.
+  const auto until = std::chrono::steady_clock::now() + std::min<std::chrono::nanoseconds>(timeout, std::chrono::microseconds(20));
+  do {
+    for (int i = 0; i < 64; ++i) {
+      if (at(word).load() != seen) return;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  } while (std::chrono::steady_clock::now() < until);
+  // Counted before the word is compared (inside FUTEX_WAIT), and wrote()
+  // bumps the word before it reads the count: no wake-up is lost.
+  at(base_ + write_waiters_word).fetch_add(1);
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  timespec ts{static_cast<time_t>(s.count()), static_cast<long>((timeout - s).count())};
+  ::syscall(SYS_futex, word, FUTEX_WAIT, seen, &ts, nullptr, 0);
+  at(base_ + write_waiters_word).fetch_sub(1);
+}
+
+void WakeBoard::wrote() noexcept {
+  std::uint32_t* word = base_ + writes_word;
+  at(word).fetch_add(1);
+  if (at(base_ + write_waiters_word).load() != 0) ::syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
 }
 
 void WakeBoard::reset() noexcept {
