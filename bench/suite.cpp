@@ -5,6 +5,7 @@
 //   bench_suite BACKEND handoff DEPTH [ROUNDS] [HOLD_US]
 //   bench_suite postgres|redis handoff_floor DEPTH [ROUNDS] [HOLD_US]
 //   bench_suite BACKEND contention PROCS [SECONDS]
+//   bench_suite sqlite contention_floor PROCS [SECONDS]
 //   bench_suite BACKEND many_names [NAMES]
 //
 // BACKEND: sqlite | postgres | redis. Servers come from $BATON_TEST_PG_DSN and
@@ -33,10 +34,14 @@
 //   primitive itself shows can be told from baton's.
 // contention: PROCS processes loop acquire/release on one name for SECONDS;
 //   total grants/s and max/min grants per process.
+// contention_floor (sqlite): PROCS processes take turns in a ring, one write
+//   transaction and one futex wake-up per turn (see cmd_contention_floor).
 // many_names: lock and release NAMES distinct names (2 threads), then the
 //   uncontended measure again (baton only).
 #include <sqlite3.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -597,6 +602,97 @@ int cmd_contention(int procs, double seconds) {
   return 0;
 }
 
+// ---- contention floor (SQLite) --------------------------------------------------
+
+// The bare primitive a strictly FIFO lock on one SQLite file is built from,
+// looped by PROCS processes in turn: each turn is one write transaction
+// (BEGIN IMMEDIATE; UPDATE one row; COMMIT) and a futex wake-up of the next
+// process in a ring, which sleeps until woken. One process hands the turn to
+// itself (no wake-up). No queue, no liveness, no lease: what any FIFO
+// hand-off between processes on this file and this machine must at least
+// cost, so the contention figures can be read against it.
+struct FloorRing {
+  std::atomic<long long> start_ns;
+  std::atomic<long long> stop_ns;
+  std::atomic<int> ready;
+  std::atomic<int> done;
+  struct alignas(64) Turn {
+    std::atomic<std::uint32_t> word;
+  } turn[64];
+  long long turns[64];
+};
+
+long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value) {
+  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, nullptr, nullptr, 0);
+}
+
+int cmd_contention_floor(int procs, double seconds) {
+  if (g_kind != "sqlite") {
+    std::fprintf(stderr, "bench_suite: contention_floor is for sqlite\n");
+    return 64;
+  }
+  auto* sh = shared<FloorRing>();
+  std::vector<pid_t> kids;
+  for (int p = 0; p < procs; ++p) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      sqlite3* db = nullptr;
+      sqlite3_open(g_db.c_str(), &db);
+      sqlite3_busy_timeout(db, 5000);
+      sqlite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                      "CREATE TABLE IF NOT EXISTS ring(k INTEGER PRIMARY KEY, v INTEGER);"
+                      "INSERT OR IGNORE INTO ring VALUES(1, 0)");
+      sqlite3_stmt* bump = nullptr;
+      sqlite3_prepare_v2(db, "UPDATE ring SET v = v + 1 WHERE k = 1", -1, &bump, nullptr);
+      auto& mine = sh->turn[p].word;
+      auto& next = sh->turn[(p + 1) % procs].word;
+      sh->ready += 1;
+      while (sh->start_ns.load() == 0) std::this_thread::sleep_for(100us);
+      long long n = 0;
+      for (;;) {
+        while (mine.load() == 0) {
+          if (sh->done.load() != 0) break;
+          futex(&mine, FUTEX_WAIT, 0);
+        }
+        if (sh->done.load() != 0) break;
+        mine = 0;
+        sqlite_exec(db, "BEGIN IMMEDIATE");
+        sqlite3_step(bump);
+        sqlite3_reset(bump);
+        sqlite_exec(db, "COMMIT");
+        ++n;
+        if (now_ns() >= sh->stop_ns.load()) sh->done = 1;
+        next = 1;
+        futex(&next, FUTEX_WAKE, 1);
+        if (sh->done.load() != 0) break;
+      }
+      sh->turns[p] = n;
+      // Wake everyone still asleep so the ring ends.
+      for (int q = 0; q < procs; ++q) {
+        sh->turn[q].word = 1;
+        futex(&sh->turn[q].word, FUTEX_WAKE, 1);
+      }
+      sqlite3_finalize(bump);
+      sqlite3_close(db);
+      std::_Exit(0);
+    }
+    kids.push_back(pid);
+  }
+  while (sh->ready.load() < procs) std::this_thread::sleep_for(1ms);
+  const long long start = now_ns() + 20'000'000;
+  sh->stop_ns = start + static_cast<long long>(seconds * 1e9);
+  sh->turn[0].word = 1;
+  sh->start_ns = start;
+  futex(&sh->turn[0].word, FUTEX_WAKE, 1);
+  for (pid_t k : kids) ::waitpid(k, nullptr, 0);
+  long long total = 0;
+  for (int p = 0; p < procs; ++p) total += sh->turns[p];
+  std::printf("{\"backend\":\"sqlite\",\"measure\":\"contention_floor\",\"procs\":%d,\"seconds\":%.1f,"
+              "\"turns_per_s\":%.0f}\n",
+              procs, seconds, static_cast<double>(total) / seconds);
+  return 0;
+}
+
 // ---- many names ----------------------------------------------------------------
 
 int cmd_many_names(int names) {
@@ -642,7 +738,8 @@ int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr,
                  "usage: bench_suite sqlite|postgres|redis uncontended [RUNS] [ITERS] | handoff DEPTH [ROUNDS] |"
-                 " handoff_floor DEPTH [ROUNDS] | contention PROCS [SECONDS] | many_names [NAMES]\n");
+                 " handoff_floor DEPTH [ROUNDS] | contention PROCS [SECONDS] | sqlite contention_floor PROCS [SECONDS] |"
+                 " many_names [NAMES]\n");
     return 64;
   }
   g_kind = argv[1];
@@ -657,6 +754,7 @@ int main(int argc, char** argv) {
     if (what == "uncontended") rc = cmd_uncontended(static_cast<int>(arg(3, 7)), static_cast<int>(arg(4, 2000)));
     else if (what == "handoff") rc = cmd_handoff(static_cast<int>(arg(3, 1)), static_cast<int>(arg(4, 500)), static_cast<int>(arg(5, 5000)));
     else if (what == "handoff_floor") rc = cmd_handoff_floor(static_cast<int>(arg(3, 1)), static_cast<int>(arg(4, 500)), static_cast<int>(arg(5, 5000)));
+    else if (what == "contention_floor") rc = cmd_contention_floor(static_cast<int>(arg(3, 1)), arg(4, 2.0));
     else if (what == "contention") rc = cmd_contention(static_cast<int>(arg(3, 1)), arg(4, 2.0));
     else if (what == "many_names") rc = cmd_many_names(static_cast<int>(arg(3, 100000)));
     else std::fprintf(stderr, "bench_suite: unknown measure %s\n", what.c_str());
