@@ -287,6 +287,30 @@ struct HandoffShared {
   std::atomic<int> turn;  // the participant that may queue next
 };
 
+// Runs the participants of a hand-off measure, run_process(1) in a forked
+// child and run_process(0) here, then prints the samples (samples[1..rounds],
+// microseconds from release to grant) as one JSON line. 70 if a participant
+// failed.
+int run_handoff(const std::function<void(int)>& run_process, const HandoffShared& sh, const double* samples,
+                const char* measure, int depth, int rounds, int hold_us) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    run_process(1);
+    std::_Exit(0);
+  }
+  run_process(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (sh.failed > 0) return 70;
+  std::vector<double> us(samples + 1, samples + rounds + 1);
+  std::printf("{\"backend\":\"%s\",\"measure\":\"%s\",\"depth\":%d,"
+              "\"waiters\":\"threads, alternately in 2 processes\",\"rounds\":%d,\"hold_us\":%d,"
+              "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
+              g_kind.c_str(), measure, depth, rounds, hold_us, pct(us, 0.5), pct(us, 0.9), pct(us, 0.99),
+              pct(us, 1.0));
+  return 0;
+}
+
 int cmd_handoff(int depth, int rounds, int hold_us) {
   const std::string name = "handoff-" + std::to_string(depth) + "-" + std::to_string(::getpid());
   auto* sh = shared<HandoffShared>();
@@ -354,20 +378,7 @@ int cmd_handoff(int depth, int rounds, int hold_us) {
     for (auto& t : threads) t.join();
   };
 
-  const pid_t child = ::fork();
-  if (child == 0) {
-    run_process(1);
-    std::_Exit(0);
-  }
-  run_process(0);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  if (sh->failed > 0) return 70;
-  std::vector<double> us(samples + 1, samples + rounds + 1);
-  std::printf("{\"backend\":\"%s\",\"depth\":%d,\"waiters\":\"threads, alternately in 2 processes\","
-              "\"rounds\":%d,\"hold_us\":%d,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
-              g_kind.c_str(), depth, rounds, hold_us, pct(us, 0.5), pct(us, 0.9), pct(us, 0.99), pct(us, 1.0));
-  return 0;
+  return run_handoff(run_process, *sh, samples, "handoff", depth, rounds, hold_us);
 }
 
 // ---- hand-off floor at a queue depth ------------------------------------------
@@ -516,21 +527,7 @@ int cmd_handoff_floor(int depth, int rounds, int hold_us) {
     for (auto& t : threads) t.join();
   };
 
-  const pid_t child = ::fork();
-  if (child == 0) {
-    run_process(1);
-    std::_Exit(0);
-  }
-  run_process(0);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  if (sh->failed > 0) return 70;
-  std::vector<double> us(samples + 1, samples + rounds + 1);
-  std::printf("{\"backend\":\"%s\",\"measure\":\"handoff_floor\",\"depth\":%d,"
-              "\"waiters\":\"threads, alternately in 2 processes\",\"rounds\":%d,\"hold_us\":%d,"
-              "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
-              g_kind.c_str(), depth, rounds, hold_us, pct(us, 0.5), pct(us, 0.9), pct(us, 0.99), pct(us, 1.0));
-  return 0;
+  return run_handoff(run_process, *sh, samples, "handoff_floor", depth, rounds, hold_us);
 }
 
 // ---- contention ----------------------------------------------------------------
