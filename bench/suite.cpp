@@ -287,12 +287,30 @@ struct HandoffShared {
   std::atomic<int> turn;  // the participant that may queue next
 };
 
-// Runs the participants of a hand-off measure, run_process(1) in a forked
-// child and run_process(0) here, then prints the samples (samples[1..rounds],
-// microseconds from release to grant) as one JSON line. 70 if a participant
-// failed.
-int run_handoff(const std::function<void(int)>& run_process, const HandoffShared& sh, const double* samples,
-                const char* measure, int depth, int rounds, int hold_us) {
+// Runs the participants 0..participants-1 of a hand-off measure, each on a
+// thread, alternately in a forked child (odd) and here (even). Each process
+// calls make_participant() once, after the fork, and runs what it returns
+// as participant(i); an exception counts as a failed participant and ends
+// the measure. Then prints the samples (samples[1..rounds], microseconds
+// from release to grant) as one JSON line; 70 if a participant failed.
+int run_handoff(const std::function<std::function<void(int)>()>& make_participant, int participants,
+                HandoffShared& sh, const double* samples, const char* measure, int depth, int rounds, int hold_us) {
+  auto run_process = [&](int parity) {
+    const auto participant = make_participant();
+    std::vector<std::thread> threads;
+    for (int i = parity; i < participants; i += 2) {
+      threads.emplace_back([&, i] {
+        try {
+          participant(i);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "bench_suite %s: participant %d: %s\n", measure, i, e.what());
+          sh.failed += 1;
+          sh.done = true;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  };
   const pid_t child = ::fork();
   if (child == 0) {
     run_process(1);
@@ -318,67 +336,58 @@ int cmd_handoff(int depth, int rounds, int hold_us) {
   auto* samples = shared<double>(static_cast<size_t>(rounds) + 1);
   const int participants = depth + 1;
 
-  auto run_process = [&](int parity) {
-    baton::LockManager inspector(make());
-    std::vector<std::thread> threads;
-    for (int i = parity; i < participants; i += 2) {
-      threads.emplace_back([&, i] {
-        try {
-          // Queue in participant order: i waits for its turn (i-1 is about
-          // to queue), then until 0..i-1 are in. One thread polls at a time,
-          // and connects only then (500 connects at once time out).
-          for (int t; (t = sh->turn.load()) < i && !sh->done;) {
-            // Far from its turn, nap long: 500 threads polling fast starve the CPU.
-            std::this_thread::sleep_for(t >= i - 2 ? 200us : 20ms);
-          }
-          baton::LockManager manager(make());
-          auto lock = manager.lock(name);
-          if (i > 0) {
-            for (;;) {
-              const auto info = inspector.inspect(name);
-              if ((info.held && static_cast<int>(info.waiters) >= i - 1) || sh->done) break;
-              std::this_thread::sleep_for(200us);
-            }
-          }
-          bool first = true;
-          for (;;) {
-            if (first && i == 0) {
-              lock.acquire();
-              sh->turn = 1;
-            } else {
-              if (first) sh->turn = i + 1;
-              lock.acquire();
-            }
-            first = false;
-            const long long granted = now_ns();
-            const int g = sh->grants.fetch_add(1);
-            if (g > 0 && g <= rounds) samples[g] = static_cast<double>(granted - sh->released_ns.load()) / 1000.0;
-            if (g >= rounds) sh->done = true;
-            if (sh->done) {
-              lock.release();
-              return;
-            }
-            // Hold for hold_us, and release only with the full queue behind us.
-            std::this_thread::sleep_for(std::chrono::microseconds(hold_us));
-            for (;;) {
-              const auto info = inspector.inspect(name);
-              if (static_cast<int>(info.waiters) >= depth || sh->done) break;
-              std::this_thread::sleep_for(100us);
-            }
-            sh->released_ns = now_ns();
-            lock.release();
-          }
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "bench_suite handoff: participant %d: %s\n", i, e.what());
-          sh->failed += 1;
-          sh->done = true;
+  // One inspector per process, shared by its participants' threads.
+  auto make_participant = [&] {
+    auto inspector = std::make_shared<baton::LockManager>(make());
+    return std::function<void(int)>([&, inspector](int i) {
+      // Queue in participant order: i waits for its turn (i-1 is about
+      // to queue), then until 0..i-1 are in. One thread polls at a time,
+      // and connects only then (500 connects at once time out).
+      for (int t; (t = sh->turn.load()) < i && !sh->done;) {
+        // Far from its turn, nap long: 500 threads polling fast starve the CPU.
+        std::this_thread::sleep_for(t >= i - 2 ? 200us : 20ms);
+      }
+      baton::LockManager manager(make());
+      auto lock = manager.lock(name);
+      if (i > 0) {
+        for (;;) {
+          const auto info = inspector->inspect(name);
+          if ((info.held && static_cast<int>(info.waiters) >= i - 1) || sh->done) break;
+          std::this_thread::sleep_for(200us);
         }
-      });
-    }
-    for (auto& t : threads) t.join();
+      }
+      bool first = true;
+      for (;;) {
+        if (first && i == 0) {
+          lock.acquire();
+          sh->turn = 1;
+        } else {
+          if (first) sh->turn = i + 1;
+          lock.acquire();
+        }
+        first = false;
+        const long long granted = now_ns();
+        const int g = sh->grants.fetch_add(1);
+        if (g > 0 && g <= rounds) samples[g] = static_cast<double>(granted - sh->released_ns.load()) / 1000.0;
+        if (g >= rounds) sh->done = true;
+        if (sh->done) {
+          lock.release();
+          return;
+        }
+        // Hold for hold_us, and release only with the full queue behind us.
+        std::this_thread::sleep_for(std::chrono::microseconds(hold_us));
+        for (;;) {
+          const auto info = inspector->inspect(name);
+          if (static_cast<int>(info.waiters) >= depth || sh->done) break;
+          std::this_thread::sleep_for(100us);
+        }
+        sh->released_ns = now_ns();
+        lock.release();
+      }
+    });
   };
 
-  return run_handoff(run_process, *sh, samples, "handoff", depth, rounds, hold_us);
+  return run_handoff(make_participant, participants, *sh, samples, "handoff", depth, rounds, hold_us);
 }
 
 // ---- hand-off floor at a queue depth ------------------------------------------
@@ -477,57 +486,47 @@ int cmd_handoff_floor(int depth, int rounds, int hold_us) {
     return FloorParticipant{};
   };
 
-  auto run_process = [&](int parity) {
-    std::vector<std::thread> threads;
-    for (int i = parity; i < participants; i += 2) {
-      threads.emplace_back([&, i] {
-        try {
-          // Connect and queue in participant order, one at a time (see
-          // cmd_handoff). Participant 0 holds from the start.
-          for (int t; (t = sh->turn.load()) < i && !sh->done;) {
-            std::this_thread::sleep_for(t >= i - 2 ? 200us : 20ms);
-          }
-          FloorParticipant p = open(i);
-          if (i == 0 && g_kind == "postgres") p.wait();
-          if (i > 0) p.await_waiters(i - 1);
-          bool first = true;
-          for (;;) {
-            if (!first || i > 0) {
-              waiting->fetch_add(1);
-              if (first) sh->turn = i + 1;
-              p.wait();
-              waiting->fetch_sub(1);
-            } else {
-              sh->turn = 1;
-            }
-            first = false;
-            const long long granted = now_ns();
-            const int g = sh->grants.fetch_add(1);
-            if (g > 0 && g <= rounds) samples[g] = static_cast<double>(granted - sh->released_ns.load()) / 1000.0;
-            if (g >= rounds) sh->done = true;
-            if (sh->done) {
-              // Wake the next, which sees done and does the same; the last
-              // one out has nobody left to wake.
-              if (exited->fetch_add(1) < participants - 1) p.pass();
-              p.close();
-              return;
-            }
-            std::this_thread::sleep_for(std::chrono::microseconds(hold_us));
-            while (waiting->load() < depth && !sh->done) std::this_thread::sleep_for(100us);
-            sh->released_ns = now_ns();
-            p.pass();
-          }
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "bench_suite handoff_floor: participant %d: %s\n", i, e.what());
-          sh->failed += 1;
-          sh->done = true;
+  auto make_participant = [&] {
+    return std::function<void(int)>([&](int i) {
+      // Connect and queue in participant order, one at a time (see
+      // cmd_handoff). Participant 0 holds from the start.
+      for (int t; (t = sh->turn.load()) < i && !sh->done;) {
+        std::this_thread::sleep_for(t >= i - 2 ? 200us : 20ms);
+      }
+      FloorParticipant p = open(i);
+      if (i == 0 && g_kind == "postgres") p.wait();
+      if (i > 0) p.await_waiters(i - 1);
+      bool first = true;
+      for (;;) {
+        if (!first || i > 0) {
+          waiting->fetch_add(1);
+          if (first) sh->turn = i + 1;
+          p.wait();
+          waiting->fetch_sub(1);
+        } else {
+          sh->turn = 1;
         }
-      });
-    }
-    for (auto& t : threads) t.join();
+        first = false;
+        const long long granted = now_ns();
+        const int g = sh->grants.fetch_add(1);
+        if (g > 0 && g <= rounds) samples[g] = static_cast<double>(granted - sh->released_ns.load()) / 1000.0;
+        if (g >= rounds) sh->done = true;
+        if (sh->done) {
+          // Wake the next, which sees done and does the same; the last
+          // one out has nobody left to wake.
+          if (exited->fetch_add(1) < participants - 1) p.pass();
+          p.close();
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(hold_us));
+        while (waiting->load() < depth && !sh->done) std::this_thread::sleep_for(100us);
+        sh->released_ns = now_ns();
+        p.pass();
+      }
+    });
   };
 
-  return run_handoff(run_process, *sh, samples, "handoff_floor", depth, rounds, hold_us);
+  return run_handoff(make_participant, participants, *sh, samples, "handoff_floor", depth, rounds, hold_us);
 }
 
 // ---- contention ----------------------------------------------------------------
