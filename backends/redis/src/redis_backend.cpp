@@ -61,6 +61,16 @@ local function grant(token, now)
   redis.call('HSET', KEYS[2], 'token', num(token), 'owner', ARGV[1], 'host', ARGV[2], 'pid', ARGV[3], 'at', num(now))
   if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
 end
+-- Sets the holder's lease to ARGV[4] ms (0: forever).
+local function set_lease()
+  if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) else redis.call('PERSIST', KEYS[2]) end
+end
+-- Takes ticket t out of the queue: its place, its liveness, its wake-up list.
+local function dequeue(t)
+  redis.call('ZREM', KEYS[3], t)
+  redis.call('ZREM', KEYS[4], t)
+  redis.call('DEL', ARGV[7] .. t)
+end
 local function holder_is(owner, token)
   local h = redis.call('HMGET', KEYS[2], 'owner', 'token')
   return h[1] == owner and h[2] == token
@@ -83,7 +93,7 @@ constexpr const char* acquire_body = R"lua(
 local h = redis.call('HMGET', KEYS[2], 'owner', 'token')
 if h[1] == ARGV[1] then
   -- A grant of ours whose reply was lost (see phantom_token): adopt it.
-  if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) else redis.call('PERSIST', KEYS[2]) end
+  set_lease()
   return {1, tonumber(h[2])}
 end
 local now = now_ms()
@@ -117,18 +127,14 @@ local me = ARGV[5]
 if not redis.call('ZSCORE', KEYS[3], me) then return {-1} end
 local phantom = phantom_token()
 if phantom then
-  redis.call('ZREM', KEYS[3], me)
-  redis.call('ZREM', KEYS[4], me)
-  redis.call('DEL', ARGV[7] .. me)
-  if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) else redis.call('PERSIST', KEYS[2]) end
+  dequeue(me)
+  set_lease()
   return {1, tonumber(phantom)}
 end
 redis.call('ZADD', KEYS[4], num(now + tonumber(ARGV[6])), me)
 local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
 if head == me and redis.call('EXISTS', KEYS[2]) == 0 then
-  redis.call('ZREM', KEYS[3], me)
-  redis.call('ZREM', KEYS[4], me)
-  redis.call('DEL', ARGV[7] .. me)
+  dequeue(me)
   grant(me, now)
   return {1, tonumber(me)}
 end
@@ -140,9 +146,7 @@ return {0, redis.call('PTTL', KEYS[2]), head == me and 1 or 0}
 // grant whose reply never reached me (a cancelled or broken call).
 constexpr const char* leave_body = R"lua(
 if phantom_token() then redis.call('DEL', KEYS[2]) end
-redis.call('ZREM', KEYS[3], ARGV[5])
-redis.call('ZREM', KEYS[4], ARGV[5])
-redis.call('DEL', ARGV[7] .. ARGV[5])
+dequeue(ARGV[5])
 prune(now_ms())
 wake_head()
 return 1
@@ -151,7 +155,7 @@ return 1
 // ARGV[5]: my token. Compare-and-set on owner and token.
 constexpr const char* renew_body = R"lua(
 if not holder_is(ARGV[1], ARGV[5]) then return 0 end
-if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) else redis.call('PERSIST', KEYS[2]) end
+set_lease()
 return 1
 )lua";
 

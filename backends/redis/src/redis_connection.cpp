@@ -143,48 +143,41 @@ void Connection::set_timeout(std::chrono::milliseconds t) {
 Reply Connection::command(const std::vector<std::string_view>& args, std::chrono::milliseconds extra_wait) {
   if (dead_) throw BackendUnavailable(endpoint_.describe() + ": connection is closed");
   set_timeout(command_timeout_ + extra_wait);
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lengths;
-  for (auto a : args) {
-    argv.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  auto* raw = static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lengths.data()));
-  if (raw == nullptr) {
-    dead_ = true;
-    throw_error(endpoint_.describe() + ": " + std::string(args.empty() ? "" : args[0]), ctx_->errstr, true);
-  }
-  return Reply(raw);
+  append(args);
+  return read_reply(args);
 }
 
 std::vector<Reply> Connection::pipeline(const std::vector<std::vector<std::string_view>>& commands,
                                         std::chrono::milliseconds extra_wait) {
   if (dead_) throw BackendUnavailable(endpoint_.describe() + ": connection is closed");
   set_timeout(command_timeout_ + extra_wait);
-  auto name = [&](std::size_t i) { return std::string(commands[i].empty() ? "" : commands[i][0]); };
-  for (std::size_t i = 0; i < commands.size(); ++i) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lengths;
-    for (auto a : commands[i]) {
-      argv.push_back(a.data());
-      lengths.push_back(a.size());
-    }
-    // Only buffers (hiredis writes on the first read): fails on memory alone.
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lengths.data()) != REDIS_OK) {
-      dead_ = true;
-      throw_error(endpoint_.describe() + ": " + name(i), ctx_->errstr, true);
-    }
-  }
+  for (const auto& args : commands) append(args);
   std::vector<Reply> replies;
-  for (std::size_t i = 0; i < commands.size(); ++i) {
-    void* raw = nullptr;
-    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
-      dead_ = true;
-      throw_error(endpoint_.describe() + ": " + name(i), ctx_->errstr, true);
-    }
-    replies.emplace_back(static_cast<redisReply*>(raw));
-  }
+  for (const auto& args : commands) replies.push_back(read_reply(args));
   return replies;
+}
+
+void Connection::append(const std::vector<std::string_view>& args) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lengths;
+  for (auto a : args) {
+    argv.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  // Only buffers (hiredis writes on the first read): fails on memory alone.
+  if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lengths.data()) != REDIS_OK) {
+    dead_ = true;
+    throw_error(endpoint_.describe() + ": " + std::string(args.empty() ? "" : args[0]), ctx_->errstr, true);
+  }
+}
+
+Reply Connection::read_reply(const std::vector<std::string_view>& args) {
+  void* raw = nullptr;
+  if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
+    dead_ = true;
+    throw_error(endpoint_.describe() + ": " + std::string(args.empty() ? "" : args[0]), ctx_->errstr, true);
+  }
+  return Reply(static_cast<redisReply*>(raw));
 }
 
 void Connection::interrupt() noexcept {

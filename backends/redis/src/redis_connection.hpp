@@ -70,6 +70,10 @@ class Connection {
  private:
   Connection(redisContext* ctx, Endpoint endpoint, std::chrono::milliseconds command_timeout);
   void set_timeout(std::chrono::milliseconds t);
+  // Buffers one command / reads the next reply (`args` names the command in
+  // errors); both mark the connection dead and throw on failure.
+  void append(const std::vector<std::string_view>& args);
+  Reply read_reply(const std::vector<std::string_view>& args);
 
   redisContext* ctx_;
   Endpoint endpoint_;
