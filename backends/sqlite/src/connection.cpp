@@ -307,6 +307,11 @@ std::int64_t Connection::data_version() {
   return query.int64(0);
 }
 
+void Connection::commit() {
+  Query(*this, Sql::commit).run();
+  if (board_) board_->wrote();
+}
+
 void Connection::abandon_transaction() noexcept {
   if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -173,12 +173,10 @@ class Connection {
           Query(*this, Sql::begin_immediate).run();
           if constexpr (std::is_void_v<decltype(body())>) {
             body();
-            Query(*this, Sql::commit).run();
-            if (board_) board_->wrote();
+            commit();
           } else {
             auto result = body();
-            Query(*this, Sql::commit).run();
-            if (board_) board_->wrote();
+            commit();
             return result;
           }
         },
@@ -212,6 +210,8 @@ class Connection {
   };
 
   static int on_busy(void* self, int count);
+  // COMMIT, announced on the board to connections waiting for the lock.
+  void commit();
   void abandon_transaction() noexcept;
   [[noreturn]] void raise_busy(const Busy& busy) const;
   static void retry_pause();

@@ -32,6 +32,30 @@ constexpr std::size_t write_waiters_word = 2;
 
 std::atomic_ref<std::uint32_t> at(std::uint32_t* p) noexcept { return std::atomic_ref<std::uint32_t>(*p); }
 
+// Watches `word` for up to `limit` without sleeping. True when it moved past
+// `seen`.
+bool watch(const std::uint32_t* word, std::uint32_t seen, std::chrono::nanoseconds limit) noexcept {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  do {
+    for (int i = 0; i < 64; ++i) {
+      if (std::atomic_ref<const std::uint32_t>(*word).load(std::memory_order_acquire) != seen) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
+}
+
+// FUTEX_WAIT on `word` while it holds `seen`, for at most `timeout`. Not
+// FUTEX_PRIVATE: the word is shared with other processes through the file.
+// EAGAIN (the word moved), EINTR and ETIMEDOUT all mean "look again".
+void futex_wait(std::uint32_t* word, std::uint32_t seen, std::chrono::nanoseconds timeout) noexcept {
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  timespec ts{static_cast<time_t>(s.count()), static_cast<long>((timeout - s).count())};
+  ::syscall(SYS_futex, word, FUTEX_WAIT, seen, &ts, nullptr, 0);
+}
+
 // FNV-1a: stable across builds and processes (std::hash is not promised to be).
 std::uint64_t name_hash(std::string_view name) noexcept {
   std::uint64_t h = 0xcbf29ce484222325ULL;
@@ -91,25 +115,11 @@ std::uint32_t WakeBoard::sequence(std::int64_t ticket) const noexcept { return a
 
 void WakeBoard::sleep(std::int64_t ticket, std::uint32_t seen, std::chrono::nanoseconds timeout) const noexcept {
   if (timeout <= std::chrono::nanoseconds::zero()) return;
-  const auto s = std::chrono::duration_cast<std::chrono::seconds>(timeout);
-  timespec ts{static_cast<time_t>(s.count()), static_cast<long>((timeout - s).count())};
-  // Not FUTEX_PRIVATE: the word is shared with other processes through the
-  // file. EAGAIN (the word moved), EINTR and ETIMEDOUT all mean "look again".
-  ::syscall(SYS_futex, word(ticket), FUTEX_WAIT, seen, &ts, nullptr, 0);
+  futex_wait(word(ticket), seen, timeout);
 }
 
 bool WakeBoard::spin(std::int64_t ticket, std::uint32_t seen, std::chrono::nanoseconds limit) const noexcept {
-  const std::uint32_t* w = word(ticket);
-  const auto until = std::chrono::steady_clock::now() + limit;
-  do {
-    for (int i = 0; i < 64; ++i) {
-      if (std::atomic_ref<const std::uint32_t>(*w).load(std::memory_order_acquire) != seen) return true;
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
-    }
-  } while (std::chrono::steady_clock::now() < until);
-  return false;
+  return watch(word(ticket), seen, limit);
 }
 
 void WakeBoard::wake(std::int64_t ticket) noexcept {
@@ -125,21 +135,11 @@ void WakeBoard::wait_for_write(std::uint32_t seen, std::chrono::nanoseconds time
   std::uint32_t* word = base_ + writes_word;
   // Most write transactions last tens of microseconds: watch a little
   // before sleeping, as a wake-up costs about as much.
-  const auto until = std::chrono::steady_clock::now() + std::min<std::chrono::nanoseconds>(timeout, std::chrono::microseconds(20));
-  do {
-    for (int i = 0; i < 64; ++i) {
-      if (at(word).load() != seen) return;
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
-    }
-  } while (std::chrono::steady_clock::now() < until);
+  if (watch(word, seen, std::min<std::chrono::nanoseconds>(timeout, std::chrono::microseconds(20)))) return;
   // Counted before the word is compared (inside FUTEX_WAIT), and wrote()
   // bumps the word before it reads the count: no wake-up is lost.
   at(base_ + write_waiters_word).fetch_add(1);
-  const auto s = std::chrono::duration_cast<std::chrono::seconds>(timeout);
-  timespec ts{static_cast<time_t>(s.count()), static_cast<long>((timeout - s).count())};
-  ::syscall(SYS_futex, word, FUTEX_WAIT, seen, &ts, nullptr, 0);
+  futex_wait(word, seen, timeout);
   at(base_ + write_waiters_word).fetch_sub(1);
 }
 
