@@ -68,7 +68,8 @@ class Renewer {
   // Renews `state`'s grant at `due` at the latest (and then every
   // ttl/divisor) while it is held. An entry already queued for an earlier
   // grant of the same state and due no later is kept: renewing a grant early
-  // only extends it. Wakes the thread only when `due` becomes its next job.
+  // only extends it. Wakes the thread only when `due` is before the time it
+  // would look by itself.
   void schedule(const std::shared_ptr<LockState>& state, Clock::time_point due);
 
   unsigned divisor() const noexcept { return shared_->divisor; }
@@ -93,7 +94,7 @@ class Renewer {
   static void run(const std::shared_ptr<Shared>& shared, std::stop_token stop);
   // Renews the state's grant if it holds one; returns when it should run
   // next (nullopt: drop it).
-  static std::optional<Clock::time_point> renew_one(LockState& state, unsigned divisor);
+  static std::optional<Clock::time_point> renew_one(LockState* state, unsigned divisor);
   void start_locked();  // caller holds shared_->mu
 
   std::shared_ptr<Shared> shared_;

@@ -58,8 +58,9 @@ void Renewer::schedule(const std::shared_ptr<LockState>& state, Clock::time_poin
     auto& queue = shared_->queue;
     if (state->renewal_due <= due) return;
     if (state->renewal_due != Clock::time_point::max()) {
-      // Only a manual renew(ttl) with a longer ttl followed by a grant
-      // brings a later entry here: move it earlier.
+      // A retry queued by the renewal thread (5 ms after finding the
+      // instance busy, or after an unreachable store) can fall after this
+      // grant's due time when the ttl is short: move it earlier.
       auto [first, last] = queue.equal_range(state->renewal_due);
       for (auto it = first; it != last; ++it) {
         if (it->second.lock() == state) {
@@ -93,7 +94,7 @@ void Renewer::run(const std::shared_ptr<Shared>& shared, std::stop_token stop) {
     state->renewal_due = Clock::time_point::max();
     // The round trip happens without the mutex, so schedule() never waits.
     lock.unlock();
-    auto next = renew_one(*state, shared->divisor);
+    auto next = renew_one(state.get(), shared->divisor);
     lock.lock();
     // A grant made during the round trip may have queued an entry already.
     if (next && *next < state->renewal_due) {
@@ -109,8 +110,7 @@ void Renewer::run(const std::shared_ptr<Shared>& shared, std::stop_token stop) {
   }
 }
 
-std::optional<Clock::time_point> Renewer::renew_one(LockState& state_ref, unsigned divisor) {
-  LockState* const state = &state_ref;
+std::optional<Clock::time_point> Renewer::renew_one(LockState* state, unsigned divisor) {
   std::uint64_t generation = 0;
   {
     std::lock_guard guard(state->mu);
