@@ -287,6 +287,18 @@ struct HandoffShared {
   std::atomic<int> turn;  // the participant that may queue next
 };
 
+// Called by a participant the moment it is granted: stores the time since
+// the last release as sample g (the g-th grant; the first has no release
+// before it), and ends the measure once `rounds` samples are in. True when
+// the measure is over (this grant's or another participant's doing).
+bool record_grant(HandoffShared& sh, double* samples, int rounds) {
+  const long long granted = now_ns();
+  const int g = sh.grants.fetch_add(1);
+  if (g > 0 && g <= rounds) samples[g] = static_cast<double>(granted - sh.released_ns.load()) / 1000.0;
+  if (g >= rounds) sh.done = true;
+  return sh.done;
+}
+
 // Runs the participants 0..participants-1 of a hand-off measure, each on a
 // thread, alternately in a forked child (odd) and here (even). Each process
 // calls make_participant() once, after the fork, and runs what it returns
@@ -366,11 +378,7 @@ int cmd_handoff(int depth, int rounds, int hold_us) {
           lock.acquire();
         }
         first = false;
-        const long long granted = now_ns();
-        const int g = sh->grants.fetch_add(1);
-        if (g > 0 && g <= rounds) samples[g] = static_cast<double>(granted - sh->released_ns.load()) / 1000.0;
-        if (g >= rounds) sh->done = true;
-        if (sh->done) {
+        if (record_grant(*sh, samples, rounds)) {
           lock.release();
           return;
         }
@@ -507,11 +515,7 @@ int cmd_handoff_floor(int depth, int rounds, int hold_us) {
           sh->turn = 1;
         }
         first = false;
-        const long long granted = now_ns();
-        const int g = sh->grants.fetch_add(1);
-        if (g > 0 && g <= rounds) samples[g] = static_cast<double>(granted - sh->released_ns.load()) / 1000.0;
-        if (g >= rounds) sh->done = true;
-        if (sh->done) {
+        if (record_grant(*sh, samples, rounds)) {
           // Wake the next, which sees done and does the same; the last
           // one out has nobody left to wake.
           if (exited->fetch_add(1) < participants - 1) p.pass();
