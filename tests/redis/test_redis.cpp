@@ -165,6 +165,35 @@ TEST_CASE("a dead waiter in the middle of the queue is pruned by its own deadlin
   CHECK(read_text(log) == "1\n3\n");
 }
 
+// A stop request shuts the waiter's socket. It may land while the waiter is
+// blocked, just after it queued, or between two polls (a 10 ms heartbeat
+// makes those common): in every case the waiter must leave the queue before
+// acquire returns, or the entry blocks everyone behind it until its
+// liveness runs out.
+TEST_CASE("a stop request at any point of the wait leaves no queue entry") {
+  const auto prefix = fresh_prefix();
+  auto m = manager(shared_url(), prefix, 10ms);
+  const std::string name = "stop-anywhere";
+  auto holder = m.lock(name);
+  REQUIRE(holder.try_acquire());
+  auto other = m.lock(name);
+  for (int i = 0; i < 150; ++i) {
+    std::stop_source source;
+    std::jthread t([&] { CHECK_FALSE(other.acquire_for(30s, source.get_token())); });
+    REQUIRE(eventually(5s, [&] { return m.inspect(name).waiters == 1; }, 1ms));
+    // A third of the stops come within microseconds of queueing (before
+    // the waiter first blocks), the rest anywhere in its first 12 ms.
+    std::this_thread::sleep_for(std::chrono::microseconds(i % 3 == 0 ? i / 3 : i * 97 % 12000));
+    source.request_stop();
+    t.join();
+    INFO("iteration " << i);
+    REQUIRE(m.inspect(name).waiters == 0);
+  }
+  holder.release();
+  CHECK(other.try_acquire());
+  other.release();
+}
+
 TEST_CASE("a server restart during a hold is reported as a loss and waiters carry on once it is back") {
   PrivateServer server;
   const auto prefix = fresh_prefix();

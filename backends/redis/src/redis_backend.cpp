@@ -207,7 +207,8 @@ class RedisLock final : public BackendLock {
  private:
   std::vector<std::string> args(std::string_view arg5, milliseconds ttl) const;
   Reply run(Script& script, std::string_view arg5, milliseconds ttl);
-  Reply wait_and_poll(const std::string& wake_key, milliseconds wait, const std::string& ticket, milliseconds ttl);
+  Reply wait_and_poll(Connection& c, const std::string& wake_key, milliseconds wait, const std::string& ticket,
+                      milliseconds ttl);
   Connection& conn();
   void give_back();
   void leave(std::string_view ticket) noexcept;
@@ -461,11 +462,10 @@ Reply RedisLock::run(Script& script, std::string_view arg5, milliseconds ttl) {
 // without a client round trip in between. A waiter killed while blocked
 // takes its connection, and so its unsent poll, with it. Returns the poll's
 // reply (error replies thrown, as by run()).
-Reply RedisLock::wait_and_poll(const std::string& wake_key, milliseconds wait, const std::string& ticket,
-                               milliseconds ttl) {
+Reply RedisLock::wait_and_poll(Connection& c, const std::string& wake_key, milliseconds wait,
+                               const std::string& ticket, milliseconds ttl) {
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.3f", static_cast<double>(wait.count()) / 1000.0);
-  Connection& c = conn();
   const std::string sha = backend_->sha(c, backend_->poll_);
   const auto poll_args = args(ticket, ttl);
   std::string nkeys;
@@ -529,7 +529,13 @@ std::optional<std::uint64_t> RedisLock::acquire(Clock::time_point deadline, mill
     if (head && pttl >= 0) wait = std::min(wait, milliseconds(pttl + 1));
     wait = std::max(wait, milliseconds(1));
     try {
-      auto p = wait_and_poll(wake_key, wait, ticket, ttl);
+      // A stop request interrupts the connection current when it comes.
+      // One that came before conn() interrupted a connection conn() just
+      // replaced: it must be seen here, or we would block a whole wait on
+      // the new one. One that comes after interrupts `c`.
+      Connection& c = conn();
+      if (stop.stop_requested()) continue;
+      auto p = wait_and_poll(c, wake_key, wait, ticket, ttl);
       const long long state = as_int(p->element[0]);
       if (state == 1) {
         token_ = static_cast<std::uint64_t>(as_int(p->element[1]));
@@ -559,15 +565,23 @@ std::optional<std::uint64_t> RedisLock::acquire(Clock::time_point deadline, mill
 }
 
 void RedisLock::leave(std::string_view ticket) noexcept {
-  try {
-    run(backend_->leave_, ticket, milliseconds(0));
-    uncertain_ = false;
-    give_back();
-  } catch (...) {
-    // Unreachable: our entry is pruned when its liveness deadline passes.
-    std::lock_guard lock(conn_mu_);
-    conn_.reset();
+  // The connection we waited on may have died unnoticed (the server closed
+  // it): one more try on another. When a connection taken just for this
+  // fails, the server is out of reach, and more tries would only delay the
+  // error the caller is about to report.
+  for (bool fresh = false; !fresh;) {
+    fresh = !conn_ || conn_->dead();
+    try {
+      run(backend_->leave_, ticket, milliseconds(0));
+      uncertain_ = false;
+      give_back();
+      return;
+    } catch (...) {
+      std::lock_guard lock(conn_mu_);
+      conn_.reset();
+    }
   }
+  // Unreachable: our entry is pruned when its liveness deadline passes.
 }
 
 bool RedisLock::renew(milliseconds ttl) {

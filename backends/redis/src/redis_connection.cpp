@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 
 #include "baton/error.hpp"
 
@@ -141,17 +143,19 @@ void Connection::set_timeout(std::chrono::milliseconds t) {
 }
 
 Reply Connection::command(const std::vector<std::string_view>& args, std::chrono::milliseconds extra_wait) {
-  if (dead_) throw BackendUnavailable(endpoint_.describe() + ": connection is closed");
+  if (dead()) throw BackendUnavailable(endpoint_.describe() + ": connection is closed");
   set_timeout(command_timeout_ + extra_wait);
   append(args);
+  flush(args);
   return read_reply(args);
 }
 
 std::vector<Reply> Connection::pipeline(const std::vector<std::vector<std::string_view>>& commands,
                                         std::chrono::milliseconds extra_wait) {
-  if (dead_) throw BackendUnavailable(endpoint_.describe() + ": connection is closed");
+  if (dead()) throw BackendUnavailable(endpoint_.describe() + ": connection is closed");
   set_timeout(command_timeout_ + extra_wait);
   for (const auto& args : commands) append(args);
+  flush(commands.front());
   std::vector<Reply> replies;
   for (const auto& args : commands) replies.push_back(read_reply(args));
   return replies;
@@ -164,11 +168,37 @@ void Connection::append(const std::vector<std::string_view>& args) {
     argv.push_back(a.data());
     lengths.push_back(a.size());
   }
-  // Only buffers (hiredis writes on the first read): fails on memory alone.
-  if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lengths.data()) != REDIS_OK) {
+  char* formatted = nullptr;
+  const int n = redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()), argv.data(), lengths.data());
+  if (n < 0) {
     dead_ = true;
-    throw_error(endpoint_.describe() + ": " + std::string(args.empty() ? "" : args[0]), ctx_->errstr, true);
+    throw_error(endpoint_.describe() + ": " + std::string(args.empty() ? "" : args[0]), "out of memory", true);
   }
+  out_.append(formatted, static_cast<std::size_t>(n));
+  redisFreeCommand(formatted);
+}
+
+// hiredis writes with write(2), which raises SIGPIPE on a connection the
+// server (or interrupt()) closed, killing a program that did not ignore it:
+// a library must not. So the bytes go out here, by send(MSG_NOSIGNAL), and
+// hiredis only reads (its output buffer stays empty). The socket's send
+// timeout (redisSetTimeout) bounds each send.
+void Connection::flush(const std::vector<std::string_view>& args) {
+  std::size_t sent = 0;
+  while (sent < out_.size()) {
+    const ssize_t n = ::send(ctx_->fd, out_.data() + sent, out_.size() - sent, MSG_NOSIGNAL);
+    if (n >= 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    const int err = errno;
+    out_.clear();
+    dead_ = true;
+    throw_error(endpoint_.describe() + ": " + std::string(args.empty() ? "" : args[0]),
+                err == EAGAIN || err == EWOULDBLOCK ? "timed out sending" : std::strerror(err), true);
+  }
+  out_.clear();
 }
 
 Reply Connection::read_reply(const std::vector<std::string_view>& args) {
@@ -181,6 +211,9 @@ Reply Connection::read_reply(const std::vector<std::string_view>& args) {
 }
 
 void Connection::interrupt() noexcept {
+  // Marked first, so whoever sees the connection dead never writes to the
+  // shut socket.
+  interrupted_.store(true);
   if (ctx_ != nullptr && ctx_->fd >= 0) ::shutdown(ctx_->fd, SHUT_RDWR);
 }
 

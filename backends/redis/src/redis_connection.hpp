@@ -4,6 +4,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -64,15 +65,18 @@ class Connection {
   // BackendUnavailable): for stop requests. Thread-safe.
   void interrupt() noexcept;
 
-  bool dead() const noexcept { return dead_; }
+  // Dead after an I/O failure or an interrupt(): drop it and open another.
+  bool dead() const noexcept { return dead_ || interrupted_.load(); }
   const Endpoint& endpoint() const noexcept { return endpoint_; }
 
  private:
   Connection(redisContext* ctx, Endpoint endpoint, std::chrono::milliseconds command_timeout);
   void set_timeout(std::chrono::milliseconds t);
-  // Buffers one command / reads the next reply (`args` names the command in
-  // errors); both mark the connection dead and throw on failure.
+  // Buffers one command / sends the buffer / reads the next reply (`args`
+  // names the command in errors); each marks the connection dead and throws
+  // on failure.
   void append(const std::vector<std::string_view>& args);
+  void flush(const std::vector<std::string_view>& args);
   Reply read_reply(const std::vector<std::string_view>& args);
 
   redisContext* ctx_;
@@ -80,6 +84,9 @@ class Connection {
   std::chrono::milliseconds command_timeout_;
   std::chrono::milliseconds current_timeout_{0};
   bool dead_ = false;
+  std::atomic<bool> interrupted_{false};
+  // Formatted commands not yet sent (see flush()).
+  std::string out_;
 };
 
 // The one place hiredis's and the server's errors become baton's. Throws
