@@ -1,7 +1,6 @@
 // PostgreSQL-specific behaviour, against the server $BATON_TEST_PG_DSN names
 // (a superuser; scripts/test.sh starts a throwaway one). Holders that crash
 // or hang are real `baton run` processes.
-#define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
 #include <libpq-fe.h>
@@ -17,6 +16,7 @@
 #include "baton/error.hpp"
 #include "baton/lock_manager.hpp"
 #include "baton/postgres.hpp"
+#include "catch_session.hpp"
 #include "process.hpp"
 
 using namespace baton::test;
@@ -232,5 +232,5 @@ TEST_CASE("config: dsn is required, keys are checked, schema is used") {
 
 int main(int argc, char** argv) {
   if (auto code = server_or_skip("postgres_tests", "BATON_TEST_PG_DSN", argc, argv)) return *code;
-  return Catch::Session().run(argc, argv);
+  return run_catch_session(argc, argv);
 }

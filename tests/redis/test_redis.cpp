@@ -1,7 +1,6 @@
 // Redis-specific behaviour. Tests against the shared test server use
 // $BATON_TEST_REDIS_URL with a key prefix of their own; tests that restart or
 // freeze a server start a private redis-server on a free port.
-#define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
 #include <hiredis/hiredis.h>
@@ -19,6 +18,7 @@
 #include "baton/error.hpp"
 #include "baton/lock_manager.hpp"
 #include "baton/redis.hpp"
+#include "catch_session.hpp"
 #include "process.hpp"
 
 using namespace baton::test;
@@ -326,5 +326,5 @@ TEST_CASE("URLs with user, password and db, and AUTH failures never echo the pas
 
 int main(int argc, char** argv) {
   if (auto code = server_or_skip("redis_tests", "BATON_TEST_REDIS_URL", argc, argv)) return *code;
-  return Catch::Session().run(argc, argv);
+  return run_catch_session(argc, argv);
 }

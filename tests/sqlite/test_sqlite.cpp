@@ -1,7 +1,6 @@
 // Tests of what is particular to the SQLite backend: its schema, its clock,
 // reboots, a busy database, dead waiters and holders, config keys. The lock
 // contract itself is the conformance suite's business.
-#define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
 #include <atomic>

@@ -1,9 +1,4 @@
-// The entry point: runs a helper task or the Catch2 session. Catch2's
-// implementation is compiled here, once, for every program that links
-// baton::conformance.
-#define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
-
+// The entry point: runs a helper task or the Catch2 session.
 #include <string_view>
 
 #include "baton/conformance.hpp"
@@ -27,7 +22,7 @@ int main(int argc, char** argv, const Suite& suite) {
   // SIGPIPE keeps its default action on purpose: a backend that writes to a
   // socket its server (or a stop request) closed must not kill the program
   // using it, and here doing so fails the suite.
-  return Catch::Session().run(argc, argv);
+  return detail::run_catch_session(argc, argv);
 }
 
 }  // namespace baton::conformance

@@ -170,6 +170,10 @@ std::size_t wait_for_waiters(LockManager& manager, std::string_view name, std::s
 // A parsed "key=value key=value" line as the helpers write it.
 std::string field(std::string_view line, std::string_view key);
 
+// Catch2's session, from catch_impl.cpp (the only file that sees its
+// declaration).
+int run_catch_session(int argc, char** argv);
+
 // Anchors: each test source defines one; main() calls them all so the linker
 // keeps the object files (and their Catch2 registrations) of this static
 // library.
