@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <string_view>
 #include <thread>
@@ -85,6 +86,56 @@ TEST_CASE("while `baton run my-lock` holds, pg_locks shows key 47912096193688332
   holder.process.signal(SIGTERM);
   CHECK(holder.process.wait_exit(10s).has_value());
   CHECK(eventually(5s, [&] { return !held(m, "my-lock"); }));
+}
+
+// A session's acquire takes the key, writes the row naming it and commits.
+// Here a plain session stops in between (key taken, row written, not
+// committed): inspect() must wait for the commit rather than report the
+// lock free, and a key taken by hand, with no row, shows as held by nobody
+// known.
+TEST_CASE("inspect never reports a lock free while its grant is being committed") {
+  auto m = manager();
+  const auto name = fresh("inflight");
+  const std::string key = std::to_string(advisory_key(name));
+  auto lock = m.lock(name);
+  REQUIRE(lock.try_acquire());  // creates the table and a row for the name
+  lock.release();
+
+  PGconn* c = PQconnectdb(dsn().c_str());
+  REQUIRE(PQstatus(c) == CONNECTION_OK);
+  auto exec = [&](const std::string& sql) {
+    PGresult* r = PQexec(c, sql.c_str());
+    const auto status = PQresultStatus(r);
+    PQclear(r);
+    REQUIRE((status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK));
+  };
+  exec("SELECT pg_advisory_lock(" + key + ")");
+  auto info = m.inspect(name);
+  CHECK(info.held);
+  CHECK(info.token == 0);
+  CHECK(info.owner.empty());
+
+  exec("BEGIN");
+  exec("UPDATE baton.baton_locks SET token = token + 1, owner = 'by-hand', pid = 4242,"
+       " backend_pid = pg_backend_pid(), expires_at = NULL WHERE lock_key = " + key);
+  std::atomic<bool> committed{false};
+  std::jthread committer([&] {  // no Catch2 assertions off the main thread
+    std::this_thread::sleep_for(300ms);
+    PGresult* r = PQexec(c, "COMMIT");
+    committed = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  info = m.inspect(name);
+  CHECK(ms_since(t0) >= 250);
+  CHECK(info.held);
+  CHECK(info.owner == "by-hand");
+  CHECK(info.pid == 4242);
+  committer.join();
+  CHECK(committed);
+  exec("SELECT pg_advisory_unlock(" + key + ")");
+  PQfinish(c);
+  CHECK_FALSE(m.inspect(name).held);
 }
 
 TEST_CASE("a SIGKILLed holder frees the lock in well under a second") {

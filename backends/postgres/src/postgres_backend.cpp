@@ -108,8 +108,16 @@ struct Sql {
                                 advisory("w") + "l.lock_key)";
     // Held means: the advisory lock is granted to the very session the row
     // names, so a crashed holder's stale row never shows as held.
+    // The last column tells a grant that is not visible yet from a free
+    // lock: NULL when no session holds the key, true when the one that does
+    // is inside its acquire (it holds a write lock on the table: the row
+    // naming it is not committed yet), false for any other session (one
+    // that took the key by hand). $3: the table.
     inspect = "SELECT " + holder_cols + ", (SELECT count(*) FROM pg_locks w WHERE NOT w.granted AND " +
-              advisory("w") + "$2::bigint) FROM (SELECT 1) AS one LEFT JOIN (" + t +
+              advisory("w") + "$2::bigint), (SELECT bool_or(r.relation IS NOT NULL) FROM pg_locks g" +
+              " LEFT JOIN pg_locks r ON r.pid = g.pid AND r.granted AND r.locktype = 'relation' AND" +
+              " r.relation = $3::regclass AND r.mode = 'RowExclusiveLock' WHERE g.granted AND " + advisory("g") +
+              "$2::bigint) FROM (SELECT 1) AS one LEFT JOIN (" + t +
               " l JOIN pg_locks h ON h.pid = l.backend_pid AND h.granted AND " + advisory("h") +
               "l.lock_key) ON l.name = $1::bytea";
     list = "SELECT l.name, " + holder_cols + ", " + waiters + " FROM " + t +
@@ -178,15 +186,31 @@ class PgBackend final : public Backend {
                                     owner);
   }
 
+  // The acquire statement takes the key, then writes the row naming its
+  // session, and commits (server-side, without a round trip). In between, a
+  // snapshot sees the key granted but no row for it: that grant is looked at
+  // again until it is committed, so a held lock is never reported free.
   LockInfo inspect(std::string_view name) override {
-    auto r = admin({Statement{sql_.inspect, {bytes(name), text(advisory_key(name))}}}, "inspect");
-    LockInfo info;
-    info.name = name;
-    const PGresult* res = r.results.at(0).get();
-    if (PQntuples(res) < 1) return info;
-    fill(info, res, 0, 0);
-    info.waiters = static_cast<std::size_t>(field_int(res, 0, 6));
-    return info;
+    const auto deadline = command_deadline();
+    for (auto pause = milliseconds(1);; pause = std::min(pause * 2, milliseconds(20))) {
+      auto r = admin({Statement{sql_.inspect, {bytes(name), text(advisory_key(name)), text(sql_.table)}}}, "inspect");
+      LockInfo info;
+      info.name = name;
+      const PGresult* res = r.results.at(0).get();
+      if (PQntuples(res) < 1) return info;
+      fill(info, res, 0, 0);
+      info.waiters = static_cast<std::size_t>(field_int(res, 0, 6));
+      const bool key_held = !PQgetisnull(res, 0, 7);
+      const bool committing = key_held && field(res, 0, 7) == "t";
+      if (info.held || !key_held) return info;
+      if (!committing || Clock::now() + pause >= deadline) {
+        // Held by a session without a baton row (or one that takes too long
+        // to commit it): held, by whom unknown.
+        info.held = true;
+        return info;
+      }
+      std::this_thread::sleep_for(pause);
+    }
   }
 
   std::vector<LockInfo> list() override {

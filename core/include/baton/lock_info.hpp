@@ -9,7 +9,10 @@
 namespace baton {
 
 // A snapshot of one lock name, as LockManager::inspect() and list() return
-// it. Aggregate; copyable. Holder fields are meaningful only when `held`.
+// it. Aggregate; copyable. Holder fields are meaningful only when `held`,
+// and are empty (token 0) when the store shows the lock taken by a client
+// that is not baton's (PostgreSQL: another session holding the same
+// advisory key).
 struct LockInfo {
   std::string name;
   bool held = false;
