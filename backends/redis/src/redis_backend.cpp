@@ -98,8 +98,12 @@ if h[1] == ARGV[1] then
 end
 local now = now_ms()
 if not h[1] then
-  if redis.call('EXISTS', KEYS[3]) == 1 then prune(now) end
-  if redis.call('EXISTS', KEYS[3]) == 0 then
+  local queued = redis.call('EXISTS', KEYS[3])
+  if queued == 1 then
+    prune(now)
+    queued = redis.call('EXISTS', KEYS[3])
+  end
+  if queued == 0 then
     local t = next_token()
     grant(t, now)
     return {1, t}
