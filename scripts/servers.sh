@@ -6,11 +6,12 @@
 # start it on a private port and data directory under $BATON_SERVERS_DIR and
 # stop it again (stop must be safe to call when start failed half-way). The
 # servers to run are listed in BATON_TEST_SERVERS (space separated; SQLite
-# needs none). A started server exports the variable its tests read:
+# needs none). A started server exports the variables its tests read:
 # BATON_TEST_PG_DSN (127.0.0.1:54329, database baton_test, as
-# config/postgres.json says) and BATON_TEST_REDIS_URL (127.0.0.1:63799, as
-# config/redis.json says). With CI=true a server that does not start fails
-# the run; otherwise its backend's tests are skipped.
+# config/postgres.json says), BATON_TEST_PG_CLI_DSN (database
+# baton_cli_test, for the CLI cases) and BATON_TEST_REDIS_URL
+# (127.0.0.1:63799, as config/redis.json says). With CI=true a server that
+# does not start fails the run; otherwise its backend's tests are skipped.
 
 : "${BATON_TEST_SERVERS:=postgres redis}"
 # Under the build tree, so a run leaves nothing elsewhere (see postgres_start
@@ -74,9 +75,12 @@ postgres_start() {
   _pg_as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
     -o "-c fsync=off -c listen_addresses=127.0.0.1 -p $BATON_PG_PORT -k $dir/sock -c max_connections=${BATON_PG_MAX_CONNECTIONS:-400}" \
     start >/dev/null || { tail -n 20 "$dir/server.log" >&2; return 1; }
+  # baton_cli_test is the CLI cases' own: they check that `baton list`
+  # shows only their locks, while other tests run beside them.
   _pg_as "$bin/psql" -X -q -h 127.0.0.1 -p "$BATON_PG_PORT" -U postgres -d postgres \
-    -c "CREATE DATABASE baton_test" >/dev/null || return 1
+    -c "CREATE DATABASE baton_test" -c "CREATE DATABASE baton_cli_test" >/dev/null || return 1
   export BATON_TEST_PG_DSN="postgresql://postgres@127.0.0.1:$BATON_PG_PORT/baton_test"
+  export BATON_TEST_PG_CLI_DSN="postgresql://postgres@127.0.0.1:$BATON_PG_PORT/baton_cli_test"
   echo "servers: PostgreSQL on 127.0.0.1:$BATON_PG_PORT (data in $dir/data)"
 }
 
@@ -84,7 +88,7 @@ postgres_stop() {
   [[ -n ${_pg_dir:-} && -d $_pg_dir/data ]] || return 0
   _pg_as "$(_pg_bin)/pg_ctl" -D "$_pg_dir/data" -m immediate -w -t 20 stop >/dev/null 2>&1 || true
   [[ $_pg_dir == /tmp/baton-test-postgres.* ]] && rm -rf "$_pg_dir"
-  unset BATON_TEST_PG_DSN
+  unset BATON_TEST_PG_DSN BATON_TEST_PG_CLI_DSN
 }
 
 # ---- Redis ------------------------------------------------------------------

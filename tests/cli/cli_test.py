@@ -5,8 +5,11 @@
     cli_test.py --list [--backend B]              print the case names for backend B
 
 Backends: sqlite (default: a database in the case's own directory), postgres
-($BATON_TEST_PG_DSN) and redis ($BATON_TEST_REDIS_URL, a key prefix of the
-case's own). Cases that are about config files or usage, not about locks,
+($BATON_TEST_PG_CLI_DSN, else $BATON_TEST_PG_DSN) and redis
+($BATON_TEST_REDIS_URL, a key prefix of the case's own). Advisory keys have
+no prefix, and cases check that `list` shows only their own locks: so on
+PostgreSQL they want a database no other test uses (scripts/servers.sh
+makes one, baton_cli_test), and run one at a time (a ctest RESOURCE_LOCK). Cases that are about config files or usage, not about locks,
 run on sqlite only.
 
 Every case works in a temporary directory of its own holding a baton.json
@@ -45,10 +48,14 @@ def sqlite_case(fn):
     return case(fn)
 
 
+def pg_dsn():
+    return os.environ.get("BATON_TEST_PG_CLI_DSN") or os.environ["BATON_TEST_PG_DSN"]
+
+
 def backend_config(**defaults):
     """The config of the backend under test (plus `defaults` if given)."""
     if BACKEND == "postgres":
-        doc = {"backend": "postgres", "postgres": {"dsn": os.environ["BATON_TEST_PG_DSN"]}}
+        doc = {"backend": "postgres", "postgres": {"dsn": pg_dsn()}}
     elif BACKEND == "redis":
         prefix = f"baton-cli-test:{os.getpid()}-{time.monotonic_ns()}:"
         doc = {"backend": "redis", "redis": {"url": os.environ["BATON_TEST_REDIS_URL"], "key_prefix": prefix,
@@ -774,7 +781,7 @@ def password_never_echoed(sb):
                                                    "connect_timeout_ms": 1000}}
         bad_kv = {"backend": "postgres", "postgres": {"dsn": f"host=127.0.0.1 port=1 password={SECRET} dbname=x",
                                                       "connect_timeout_ms": 1000}}
-        dsn = os.environ["BATON_TEST_PG_DSN"]
+        dsn = pg_dsn()
         good_url = dsn.replace("postgresql://postgres@", f"postgresql://postgres:{SECRET}@", 1)
         good = {"backend": "postgres", "postgres": {"dsn": good_url}}
         configs = [bad, bad_kv, good]
