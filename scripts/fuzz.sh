@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/fuzz.sh [SECONDS]: builds the libFuzzer targets of fuzz/ (clang++,
-# ASan+UBSan, in build-fuzz/) and runs each for SECONDS (default 60) on a
-# scratch copy of its seed corpus fuzz/corpus/<target>/. Exits non-zero on a
+# ASan+UBSan, in build-fuzz/) and runs each for SECONDS (default 60), all at
+# once, on a scratch copy of its seed corpus fuzz/corpus/<target>/. Exits non-zero on a
 # build failure or on any crash, leak, sanitizer report or bug check; the
 # reproducer is left in build-fuzz/artifacts/<target>/.
 #
@@ -24,18 +24,26 @@ cmake --build "$dir" -j "$jobs" --target $targets
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+# The targets run side by side, one per core (each fuzzer is one process).
+run_target() {
+  local t=$1 work="$dir/corpus/$1" art="$dir/artifacts/$1/" log="$dir/$1.log"
+  rm -rf "$work" && mkdir -p "$work" "$art"
+  cp fuzz/corpus/"$t"/* "$work"/
+  # -max_len 2048: names past 1025 bytes are all alike; configs fit easily.
+  "$dir/fuzz/$t" -max_total_time="$seconds" -max_len=2048 -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="$art" -print_final_stats=1 "$work" >"$log" 2>&1
+}
+declare -A pids
+for t in $targets; do
+  echo "=================== fuzz: $t for $seconds s"
+  run_target "$t" &
+  pids[$t]=$!
+done
 failed=0
 summary=()
 for t in $targets; do
-  work="$dir/corpus/$t"
-  art="$dir/artifacts/$t/"
-  rm -rf "$work" && mkdir -p "$work" "$art"
-  cp fuzz/corpus/"$t"/* "$work"/
   log="$dir/$t.log"
-  echo "=================== fuzz: $t for $seconds s"
-  # -max_len 2048: names past 1025 bytes are all alike; configs fit easily.
-  if "$dir/fuzz/$t" -max_total_time="$seconds" -max_len=2048 -timeout=10 -rss_limit_mb=2048 \
-      -artifact_prefix="$art" -print_final_stats=1 "$work" >"$log" 2>&1; then
+  if wait "${pids[$t]}"; then
     result=PASS
   else
     result=FAIL
@@ -43,7 +51,7 @@ for t in $targets; do
     tail -n 40 "$log"
   fi
   execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
-  summary+=("$result  $t: ${execs:-?} executions in $seconds s, corpus $(ls "$work" | wc -l) inputs")
+  summary+=("$result  $t: ${execs:-?} executions in $seconds s, corpus $(ls "$dir/corpus/$t" | wc -l) inputs")
 done
 echo "=================== fuzz summary"
 printf '%s\n' "${summary[@]}"
