@@ -1,6 +1,7 @@
 #include "host.hpp"
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <ctime>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include <fcntl.h>
+#include <pthread.h>
 
 #include <sys/types.h>
 #include <unistd.h>
@@ -89,30 +91,41 @@ std::string read_pid_namespace() {
   return std::string(buffer, static_cast<std::size_t>(n));
 }
 
+namespace {
+// self_process()'s cache. getpid() is a system call (glibc stopped caching
+// it), and a hand-off asked for our pid several times: a fork handler marks
+// the cache stale in the child instead.
+std::mutex self_mu;
+ProcessId self_cached;
+std::atomic<bool> self_valid{false};
+}  // namespace
+
 ProcessId self_process() {
-  static std::mutex mu;
-  static ProcessId cached;
-  std::int64_t pid = getpid();
-  std::lock_guard lock(mu);
-  if (cached.pid != pid) {
-    cached.pid = pid;
-    cached.start.reset();
-    if (auto stat = read_stat("/proc/self/stat"); stat && stat->pid == pid) cached.start = stat->start;
+  static const bool registered = [] {
+    pthread_atfork(nullptr, nullptr, [] { self_valid.store(false, std::memory_order_relaxed); });
+    return true;
+  }();
+  (void)registered;
+  std::lock_guard lock(self_mu);
+  if (!self_valid.load(std::memory_order_relaxed)) {
+    const std::int64_t pid = getpid();
+    self_cached.pid = pid;
+    self_cached.start.reset();
+    if (auto stat = read_stat("/proc/self/stat"); stat && stat->pid == pid) self_cached.start = stat->start;
+    self_valid.store(true, std::memory_order_relaxed);
   }
-  return cached;
+  return self_cached;
 }
 
 bool process_gone(std::int64_t pid, std::optional<std::int64_t> start) {
   if (pid <= 0 || pid > 0x7fffffff) return false;
   // Ourselves: the start time we read once, no system call.
   if (const auto self = self_process(); pid == self.pid) return start && self.start && *start != *self.start;
-  if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return true;
-  // kill() says the pid exists; whether it is still the same process (not a
-  // reused pid, not a zombie) takes a read of /proc, which costs ~10 us and
-  // runs inside write transactions, several times per hand-off. A process
-  // seen alive is trusted for a moment: that delays noticing a death (only
-  // a pid reused or a zombie not yet reaped, within the moment) by at most
-  // `trust`, against leases of seconds.
+  // Whether the pid still runs the same process (not a reused pid, not a
+  // zombie) takes kill() and a read of /proc, ~10 us in all, inside write
+  // transactions, several times per hand-off. A process seen alive is
+  // trusted for a moment: that delays noticing its death by at most `trust`,
+  // against leases and heartbeats of seconds.
   constexpr std::int64_t trust_ns = 20'000'000;
   struct Seen {
     std::int64_t pid = 0;
@@ -125,6 +138,7 @@ bool process_gone(std::int64_t pid, std::optional<std::int64_t> start) {
   for (const auto& s : seen) {
     if (s.pid == pid && s.start == start && now - s.at < trust_ns) return false;
   }
+  if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return true;
   // The leader thread's own stat, not the process's: /proc/<pid>/stat sums
   // the CPU time of every thread, so in a process of N threads it costs O(N)
   // (500 queued waiter threads made each probe ~100x slower, inside write
