@@ -631,6 +631,10 @@ int cmd_contention_floor(int procs, double seconds) {
     std::fprintf(stderr, "bench_suite: contention_floor is for sqlite\n");
     return 64;
   }
+  if (procs < 1 || procs > static_cast<int>(std::size(FloorRing{}.turns))) {
+    std::fprintf(stderr, "bench_suite: contention_floor takes 1 to %zu processes\n", std::size(FloorRing{}.turns));
+    return 64;
+  }
   auto* sh = shared<FloorRing>();
   std::vector<pid_t> kids;
   for (int p = 0; p < procs; ++p) {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # scripts/fuzz.sh [SECONDS]: builds the libFuzzer targets of fuzz/ (clang++,
 # ASan+UBSan, in build-fuzz/) and runs each for SECONDS (default 60), all at
-# once, on a scratch copy of its seed corpus fuzz/corpus/<target>/. Exits non-zero on a
-# build failure or on any crash, leak, sanitizer report or bug check; the
-# reproducer is left in build-fuzz/artifacts/<target>/.
+# once, on a scratch copy of its seed corpus fuzz/corpus/<target>/. Exits
+# non-zero on a build failure or on any crash, leak, sanitizer report or bug
+# check; the reproducer is left in build-fuzz/artifacts/<target>/.
 #
 # Knobs: BATON_JOBS=2 (build parallelism), BATON_FUZZ_TARGETS (a subset).
 set -euo pipefail

@@ -9,8 +9,9 @@ Backends: sqlite (default: a database in the case's own directory), postgres
 ($BATON_TEST_REDIS_URL, a key prefix of the case's own). Advisory keys have
 no prefix, and cases check that `list` shows only their own locks: so on
 PostgreSQL they want a database no other test uses (scripts/servers.sh
-makes one, baton_cli_test), and run one at a time (a ctest RESOURCE_LOCK). Cases that are about config files or usage, not about locks,
-run on sqlite only.
+makes one, baton_cli_test), and run one at a time (a ctest RESOURCE_LOCK).
+Cases that are about config files or usage, not about locks, run on sqlite
+only.
 
 Every case works in a temporary directory of its own holding a baton.json
 that points at the backend under test, drives the real binary, and
