@@ -114,6 +114,11 @@ TEST_CASE("inspect never reports a lock free while its grant is being committed"
   CHECK(info.held);
   CHECK(info.token == 0);
   CHECK(info.owner.empty());
+  bool listed = false;
+  for (auto& l : m.list()) {
+    if (l.name == name) listed = l.held && l.owner.empty() && l.token == 0;
+  }
+  CHECK(listed);
 
   exec("BEGIN");
   exec("UPDATE baton.baton_locks SET token = token + 1, owner = 'by-hand', pid = 4242,"
@@ -136,6 +141,71 @@ TEST_CASE("inspect never reports a lock free while its grant is being committed"
   exec("SELECT pg_advisory_unlock(" + key + ")");
   PQfinish(c);
   CHECK_FALSE(m.inspect(name).held);
+}
+
+// inspect() reads the table under its statement's snapshot but pg_locks
+// live, a little later: a commit landing between the two once showed a
+// by-hand-looking holder (key held, table lock gone, new row not visible).
+// Each round hands the key's row to session `c` and commits it at a random
+// moment while inspect() and list() run back to back: every answer must
+// name round i.
+TEST_CASE("inspect and list name the holder whose grant commits during the call") {
+  auto m = manager();
+  const auto name = fresh("commit-race");
+  const std::string key = std::to_string(advisory_key(name));
+  {
+    auto lock = m.lock(name);
+    REQUIRE(lock.try_acquire());  // creates the table and a row for the name
+  }
+  PGconn* c = PQconnectdb(dsn().c_str());
+  REQUIRE(PQstatus(c) == CONNECTION_OK);
+  auto exec = [&](const std::string& sql) {
+    PGresult* r = PQexec(c, sql.c_str());
+    const auto status = PQresultStatus(r);
+    PQclear(r);
+    return status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
+  };
+  REQUIRE(exec("SELECT pg_advisory_lock(" + key + ")"));
+  int wrong = 0;
+  std::string wrong_answers;
+  for (int i = 1; i <= 150; ++i) {
+    // Committed: no row names `c`, so the key looks taken by hand.
+    REQUIRE(exec("UPDATE baton.baton_locks SET backend_pid = 0 WHERE lock_key = " + key));
+    REQUIRE(exec("BEGIN"));
+    REQUIRE(exec("UPDATE baton.baton_locks SET owner = 'round', pid = " + std::to_string(i) +
+                 ", backend_pid = pg_backend_pid(), expires_at = NULL WHERE lock_key = " + key));
+    std::atomic<bool> committed{false};
+    std::atomic<bool> ok{false};
+    std::jthread committer([&, i] {  // no Catch2 assertions off the main thread
+      std::this_thread::sleep_for(std::chrono::microseconds(200 + (i * 37) % 1800));
+      ok = exec("COMMIT");
+      committed = true;
+    });
+    // Three answers after the commit, so some straddle it.
+    for (int after = 0, call = 0; after < 3; ++call) {
+      const bool done = committed;
+      baton::LockInfo info;
+      if (call % 2 == (i % 2)) {
+        info = m.inspect(name);
+      } else {
+        for (auto& l : m.list()) {
+          if (l.name == name) info = l;
+        }
+      }
+      if (!info.held || info.pid != i) {
+        ++wrong;
+        wrong_answers += "round " + std::to_string(i) + ": held " + std::to_string(info.held) + ", pid " +
+                         std::to_string(info.pid) + "\n";
+      }
+      if (done) ++after;
+    }
+    committer.join();
+    REQUIRE(ok);
+  }
+  INFO(wrong_answers);
+  CHECK(wrong == 0);
+  exec("SELECT pg_advisory_unlock(" + key + ")");
+  PQfinish(c);
 }
 
 TEST_CASE("a SIGKILLed holder frees the lock in well under a second") {

@@ -120,8 +120,18 @@ struct Sql {
               "$2::bigint) FROM (SELECT 1) AS one LEFT JOIN (" + t +
               " l JOIN pg_locks h ON h.pid = l.backend_pid AND h.granted AND " + advisory("h") +
               "l.lock_key) ON l.name = $1::bytea";
-    list = "SELECT l.name, " + holder_cols + ", " + waiters + " FROM " + t +
-           " l JOIN pg_locks h ON h.pid = l.backend_pid AND h.granted AND " + advisory("h") + "l.lock_key";
+    // Every name whose key is held; the last column says whether the row
+    // names the holder (false: taken by hand, holder unknown).
+    list = "SELECT DISTINCT ON (l.name) l.name, " + holder_cols + ", " + waiters +
+           ", h.pid = l.backend_pid FROM " + t + " l JOIN pg_locks h ON h.granted AND " + advisory("h") +
+           "l.lock_key ORDER BY l.name, h.pid = l.backend_pid DESC";
+    // Keys granted to a session inside its acquire: it holds a write lock
+    // on the table and no committed row names it yet. $1: the table.
+    in_flight = "SELECT count(*) FROM pg_locks g JOIN pg_locks r ON r.pid = g.pid AND r.granted AND"
+                " r.locktype = 'relation' AND r.relation = $1::regclass AND r.mode = 'RowExclusiveLock'"
+                " WHERE g.granted AND g.locktype = 'advisory' AND g.objsubid = 1 AND g.database ="
+                " (SELECT oid FROM pg_database WHERE datname = current_database()) AND NOT EXISTS (SELECT 1 FROM " +
+                t + " l WHERE l.backend_pid = g.pid AND " + advisory("g") + "l.lock_key)";
     clear = "SELECT pg_terminate_backend(h.pid, 5000) FROM " + t +
             " l JOIN pg_locks h ON h.pid = l.backend_pid AND h.granted AND " + advisory("h") +
             "l.lock_key WHERE l.name = $1::bytea";
@@ -134,7 +144,7 @@ struct Sql {
            ".classid::bigint << 32) | " + a + ".objid::bigint) = ";
   }
 
-  std::string table, create, acquire, try_acquire, renew, inspect, list, clear;
+  std::string table, create, acquire, try_acquire, renew, inspect, list, in_flight, clear;
 };
 
 class PgBackend;
@@ -190,8 +200,13 @@ class PgBackend final : public Backend {
   // session, and commits (server-side, without a round trip). In between, a
   // snapshot sees the key granted but no row for it: that grant is looked at
   // again until it is committed, so a held lock is never reported free.
+  // pg_locks is read after the statement's snapshot is taken, so one query
+  // can see the old row and yet a key whose holder has committed meanwhile
+  // (its table lock gone): a key held with no row is believed only when a
+  // second query, whose snapshot follows that commit, still finds no row.
   LockInfo inspect(std::string_view name) override {
     const auto deadline = command_deadline();
+    bool seen_without_row = false;
     for (auto pause = milliseconds(1);; pause = std::min(pause * 2, milliseconds(20))) {
       auto r = admin({Statement{sql_.inspect, {bytes(name), text(advisory_key(name)), text(sql_.table)}}}, "inspect");
       LockInfo info;
@@ -203,6 +218,10 @@ class PgBackend final : public Backend {
       const bool key_held = !PQgetisnull(res, 0, 7);
       const bool committing = key_held && field(res, 0, 7) == "t";
       if (info.held || !key_held) return info;
+      if (!committing && !seen_without_row) {
+        seen_without_row = true;
+        continue;
+      }
       if (!committing || Clock::now() + pause >= deadline) {
         // Held by a session without a baton row (or one that takes too long
         // to commit it): held, by whom unknown.
@@ -213,22 +232,17 @@ class PgBackend final : public Backend {
     }
   }
 
+  // As inspect(), list() waits out grants being committed. The in-flight
+  // count is read first: a grant it misses committed before the list's
+  // snapshot was taken, so the list sees its row (a new name included).
   std::vector<LockInfo> list() override {
-    auto r = admin({Statement{sql_.list, {}}}, "list");
-    std::vector<LockInfo> out;
-    const PGresult* res = r.results.at(0).get();
-    for (int i = 0; i < PQntuples(res); ++i) {
-      LockInfo info;
-      std::size_t len = 0;
-      unsigned char* raw = PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(res, i, 0)), &len);
-      if (raw == nullptr) throw BackendError("postgres: cannot decode a lock name");
-      info.name.assign(reinterpret_cast<const char*>(raw), len);
-      PQfreemem(raw);
-      fill(info, res, i, 1);
-      info.waiters = static_cast<std::size_t>(field_int(res, i, 7));
-      out.push_back(std::move(info));
+    const auto deadline = command_deadline();
+    for (auto pause = milliseconds(1);; pause = std::min(pause * 2, milliseconds(20))) {
+      auto r = admin({Statement{sql_.in_flight, {text(sql_.table)}}, Statement{sql_.list, {}}}, "list");
+      const bool settled = field_int(r.results.at(0).get(), 0, 0) == 0;
+      if (settled || Clock::now() + pause >= deadline) return list_rows(r.results.at(1).get());
+      std::this_thread::sleep_for(pause);
     }
-    return out;
   }
 
   bool clear(std::string_view name) override {
@@ -328,6 +342,23 @@ class PgBackend final : public Backend {
         if (attempt > 0 || !admin_->broken()) throw;
       }
     }
+  }
+
+  static std::vector<LockInfo> list_rows(const PGresult* res) {
+    std::vector<LockInfo> out;
+    for (int i = 0; i < PQntuples(res); ++i) {
+      LockInfo info;
+      std::size_t len = 0;
+      unsigned char* raw = PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(res, i, 0)), &len);
+      if (raw == nullptr) throw BackendError("postgres: cannot decode a lock name");
+      info.name.assign(reinterpret_cast<const char*>(raw), len);
+      PQfreemem(raw);
+      if (field(res, i, 8) == "t") fill(info, res, i, 1);
+      info.held = true;
+      info.waiters = static_cast<std::size_t>(field_int(res, i, 7));
+      out.push_back(std::move(info));
+    }
+    return out;
   }
 
   static void fill(LockInfo& info, const PGresult* r, int row, int col) {
