@@ -20,6 +20,10 @@ using std::chrono::milliseconds;
 // -> ticket), 4 alive (ticket -> liveness deadline, server ms). ARGV: 1
 // owner, 2 host, 3 pid, 4 ttl ms (0: forever), 5 ticket / mode / token,
 // 6 waiter liveness ms, 7 wake-key prefix.
+//
+// The holder is one string, "token\nowner\nat\npid\nhost" (owner ids are
+// hex, host names have no newline), set with its lease in one SET PX: a
+// hash took an HSET and a PEXPIRE, and every script call costs.
 constexpr const char* prelude = R"lua(
 -- Lua numbers are doubles and redis.call formats them with %.14g, which
 -- would mangle 16-digit tokens: every number goes out through num().
@@ -58,8 +62,32 @@ local function next_token()
   return redis.call('INCR', KEYS[1])
 end
 local function grant(token, now)
-  redis.call('HSET', KEYS[2], 'token', num(token), 'owner', ARGV[1], 'host', ARGV[2], 'pid', ARGV[3], 'at', num(now))
-  if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+  local v = num(token) .. '\n' .. ARGV[1] .. '\n' .. num(now) .. '\n' .. ARGV[3] .. '\n' .. ARGV[2]
+  if tonumber(ARGV[4]) > 0 then
+    redis.call('SET', KEYS[2], v, 'PX', ARGV[4])
+  else
+    redis.call('SET', KEYS[2], v)
+  end
+end
+-- The holder's fields: token, owner, at, pid, host (nil when free).
+local function holder()
+  local v = redis.call('GET', KEYS[2])
+  if not v then return nil end
+  local f, i = {}, 1
+  for _ = 1, 4 do
+    local j = string.find(v, '\n', i, true)
+    f[#f + 1] = string.sub(v, i, j - 1)
+    i = j + 1
+  end
+  f[5] = string.sub(v, i)
+  return f
+end
+-- The token of a holder value whose owner is ARGV[1], else nil.
+local function owned_token(v)
+  if not v then return nil end
+  local i = string.find(v, '\n', 1, true)
+  if string.sub(v, i + 1, i + #ARGV[1] + 1) == ARGV[1] .. '\n' then return string.sub(v, 1, i - 1) end
+  return nil
 end
 -- Sets the holder's lease to ARGV[4] ms (0: forever).
 local function set_lease()
@@ -72,16 +100,15 @@ local function dequeue(t)
   redis.call('DEL', ARGV[7] .. t)
 end
 local function holder_is(owner, token)
-  local h = redis.call('HMGET', KEYS[2], 'owner', 'token')
-  return h[1] == owner and h[2] == token
+  local v = redis.call('GET', KEYS[2])
+  local p = token .. '\n' .. owner .. '\n'
+  return v ~= false and string.sub(v, 1, #p) == p
 end
 -- Owner ids are unique per Lock instance, and a Lock only asks for a grant
 -- when it believes it holds none: a grant already carrying its owner id is
 -- one whose reply was lost (a timed-out call the server ran later).
 local function phantom_token()
-  local h = redis.call('HMGET', KEYS[2], 'owner', 'token')
-  if h[1] == ARGV[1] then return h[2] end
-  return nil
+  return owned_token(redis.call('GET', KEYS[2]))
 end
 )lua";
 
@@ -90,14 +117,15 @@ end
 constexpr const char* acquire_body = R"lua(
 -- The uncontended case first, with as few calls as it takes: no holder and
 -- no queue (then there are no waiters to prune either).
-local h = redis.call('HMGET', KEYS[2], 'owner', 'token')
-if h[1] == ARGV[1] then
+local v = redis.call('GET', KEYS[2])
+local mine = owned_token(v)
+if mine then
   -- A grant of ours whose reply was lost (see phantom_token): adopt it.
   set_lease()
-  return {1, tonumber(h[2])}
+  return {1, tonumber(mine)}
 end
 local now = now_ms()
-if not h[1] then
+if not v then
   local queued = redis.call('EXISTS', KEYS[3])
   if queued == 1 then
     prune(now)
@@ -185,9 +213,9 @@ return existed
 constexpr const char* inspect_body = R"lua(
 local now = now_ms()
 local waiters = redis.call('ZCOUNT', KEYS[4], '(' .. num(now), '+inf')
-local h = redis.call('HMGET', KEYS[2], 'token', 'owner', 'host', 'pid', 'at')
-if not h[1] then return {0, 0, '', '', 0, 0, 0, waiters} end
-return {1, h[1], h[2], h[3], h[4], h[5], redis.call('PTTL', KEYS[2]), waiters}
+local h = holder()
+if not h then return {0, 0, '', '', 0, 0, 0, waiters} end
+return {1, h[1], h[2], h[5], h[4], h[3], redis.call('PTTL', KEYS[2]), waiters}
 )lua";
 
 struct Script {
