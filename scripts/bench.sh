@@ -13,7 +13,9 @@
 # Knobs (environment): BATON_BENCH_SECONDS (contention run length, 2),
 # BATON_BENCH_MAX_LOAD (wait up to 3 minutes for the 1-minute load average to
 # drop below this before measuring; 0.8), BATON_BENCH_BACKENDS ("sqlite
-# postgres redis"), BATON_BENCH_NAMES (many-names fill, 100000).
+# postgres redis"), BATON_BENCH_NAMES (many-names fill, 100000),
+# BATON_BENCH_REPEATS (runs of each hand-off and contention measure, 3;
+# results.json has the median of each figure over the runs).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,6 +26,7 @@ out=$build/bench
 : "${BATON_BENCH_MAX_LOAD:=0.8}"
 : "${BATON_BENCH_BACKENDS:=sqlite postgres redis}"
 : "${BATON_BENCH_NAMES:=100000}"
+: "${BATON_BENCH_REPEATS:=3}"
 : "${BATON_PG_PORT:=54339}"
 : "${BATON_REDIS_PORT:=63809}"
 : "${BATON_PG_MAX_CONNECTIONS:=1200}"  # 500 queued waiters, each a connection
@@ -107,44 +110,49 @@ for b in $BATON_BENCH_BACKENDS; do
   run 300 "${pin[@]}" "$suite" "$b" many_names "$BATON_BENCH_NAMES"
   ((ncpu > 1)) && pin_servers "0-$((ncpu - 1))"
 done
-for b in $BATON_BENCH_BACKENDS; do
-  [[ $b == postgres && -z ${BATON_TEST_PG_DSN:-} ]] && { echo "bench: no PostgreSQL, skipped" >&2; continue; }
-  [[ $b == redis && -z ${BATON_TEST_REDIS_URL:-} ]] && { echo "bench: no Redis, skipped" >&2; continue; }
-  run 120 "$suite" "$b" handoff 1 500
-  run 60 "$suite" "$b" handoff 10 200
-  # SQLite at 500 queued waiter threads may not finish (see docs/benchmarks.md):
-  # the timeout bounds it and the run is recorded as failed.
-  # 500 participants connect one after another (PostgreSQL: 500 backends).
-  for d in 100 500; do run $((d == 500 ? 240 : 90)) "$suite" "$b" handoff "$d" 100; done
-  # The same hand-offs on the bare primitive, for the growth with depth that
-  # the primitive itself shows (PostgreSQL and Redis; SQLite has none).
-  if [[ $b != sqlite ]]; then
-    run 120 "$suite" "$b" handoff_floor 1 500
-    run 60 "$suite" "$b" handoff_floor 10 200
-    for d in 100 500; do run $((d == 500 ? 240 : 90)) "$suite" "$b" handoff_floor "$d" 100; done
-  fi
-  for p in 1 2 4 8 16; do
-    if ((p == 1 && ncpu > 1)) && [[ $b != sqlite ]]; then
-      # One client ping-ponging with its server: unpinned, the scheduler
-      # tends to put both on one vCPU, where a round trip costs ~8 us instead
-      # of ~70 (seen: Redis 6,066/s on one run, 21,087/s on another). The
-      # 1-process figure is measured as the uncontended one is, client and
-      # server on different CPUs as between hosts; the unpinned one is
-      # recorded next to it.
-      pin_servers "$server_cpu"
-      run 60 taskset -c "$client_cpu" "$suite" "$b" contention 1 "$BATON_BENCH_SECONDS"
-      pin_servers "0-$((ncpu - 1))"
-      echo "bench: $b contention 1, unpinned" >&2
-      line=$(timeout 60 "$suite" "$b" contention 1 "$BATON_BENCH_SECONDS") && echo "{\"unpinned\":$line}" | tee -a "$raw"
-    else
-      run 60 "$suite" "$b" contention "$p" "$BATON_BENCH_SECONDS"
+# Repeated whole (one backend's hand-offs, then its contention, then the
+# next backend's), so a slow spell of the VM spoils at most one run of each.
+for ((rep = 1; rep <= BATON_BENCH_REPEATS; rep++)); do
+  echo "bench: hand-off and contention, run $rep of $BATON_BENCH_REPEATS" >&2
+  for b in $BATON_BENCH_BACKENDS; do
+    [[ $b == postgres && -z ${BATON_TEST_PG_DSN:-} ]] && { echo "bench: no PostgreSQL, skipped" >&2; continue; }
+    [[ $b == redis && -z ${BATON_TEST_REDIS_URL:-} ]] && { echo "bench: no Redis, skipped" >&2; continue; }
+    run 120 "$suite" "$b" handoff 1 500
+    run 60 "$suite" "$b" handoff 10 200
+    # SQLite at 500 queued waiter threads may not finish (see docs/benchmarks.md):
+    # the timeout bounds it and the run is recorded as failed.
+    # 500 participants connect one after another (PostgreSQL: 500 backends).
+    for d in 100 500; do run $((d == 500 ? 240 : 90)) "$suite" "$b" handoff "$d" 100; done
+    # The same hand-offs on the bare primitive, for the growth with depth that
+    # the primitive itself shows (PostgreSQL and Redis; SQLite has none).
+    if [[ $b != sqlite ]]; then
+      run 120 "$suite" "$b" handoff_floor 1 500
+      run 60 "$suite" "$b" handoff_floor 10 200
+      for d in 100 500; do run $((d == 500 ? 240 : 90)) "$suite" "$b" handoff_floor "$d" 100; done
+    fi
+    for p in 1 2 4 8 16; do
+      if ((p == 1 && ncpu > 1)) && [[ $b != sqlite ]]; then
+        # One client ping-ponging with its server: unpinned, the scheduler
+        # tends to put both on one vCPU, where a round trip costs ~8 us instead
+        # of ~70 (seen: Redis 6,066/s on one run, 21,087/s on another). The
+        # 1-process figure is measured as the uncontended one is, client and
+        # server on different CPUs as between hosts; the unpinned one is
+        # recorded next to it.
+        pin_servers "$server_cpu"
+        run 60 taskset -c "$client_cpu" "$suite" "$b" contention 1 "$BATON_BENCH_SECONDS"
+        pin_servers "0-$((ncpu - 1))"
+        echo "bench: $b contention 1, unpinned" >&2
+        line=$(timeout 60 "$suite" "$b" contention 1 "$BATON_BENCH_SECONDS") && echo "{\"unpinned\":$line}" | tee -a "$raw"
+      else
+        run 60 "$suite" "$b" contention "$p" "$BATON_BENCH_SECONDS"
+      fi
+    done
+    # SQLite: the bare primitive of a FIFO hand-off between processes (one
+    # write transaction and one futex wake-up per turn), for the same counts.
+    if [[ $b == sqlite ]]; then
+      for p in 1 2 4 8 16; do run 60 "$suite" sqlite contention_floor "$p" "$BATON_BENCH_SECONDS"; done
     fi
   done
-  # SQLite: the bare primitive of a FIFO hand-off between processes (one
-  # write transaction and one futex wake-up per turn), for the same counts.
-  if [[ $b == sqlite ]]; then
-    for p in 1 2 4 8 16; do run 60 "$suite" sqlite contention_floor "$p" "$BATON_BENCH_SECONDS"; done
-  fi
 done
 if [[ -n ${BATON_TEST_REDIS_URL:-} ]]; then
   echo "bench: redis-py peer" >&2
