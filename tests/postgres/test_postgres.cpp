@@ -46,6 +46,24 @@ std::string query_value(const std::string& sql, const std::string& conn = dsn())
   return out;
 }
 
+// A plain libpq session of our own, for what baton would never do (take a
+// key by hand, stop between a grant and its commit). exec() may be called
+// from any one thread at a time.
+struct PlainSession {
+  PlainSession() : conn(PQconnectdb(dsn().c_str())) {}
+  ~PlainSession() { PQfinish(conn); }
+  PlainSession(const PlainSession&) = delete;
+  PlainSession& operator=(const PlainSession&) = delete;
+  bool ok() const { return PQstatus(conn) == CONNECTION_OK; }
+  bool exec(const std::string& sql) {
+    PGresult* r = PQexec(conn, sql.c_str());
+    const auto status = PQresultStatus(r);
+    PQclear(r);
+    return status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
+  }
+  PGconn* conn;
+};
+
 // A `baton run` holding `name` until killed, with its config in `dir`.
 struct CliHolder {
   CliHolder(const TempDir& dir, const std::string& name, const std::string& ttl_seconds)
@@ -101,14 +119,9 @@ TEST_CASE("inspect never reports a lock free while its grant is being committed"
   REQUIRE(lock.try_acquire());  // creates the table and a row for the name
   lock.release();
 
-  PGconn* c = PQconnectdb(dsn().c_str());
-  REQUIRE(PQstatus(c) == CONNECTION_OK);
-  auto exec = [&](const std::string& sql) {
-    PGresult* r = PQexec(c, sql.c_str());
-    const auto status = PQresultStatus(r);
-    PQclear(r);
-    REQUIRE((status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK));
-  };
+  PlainSession c;
+  REQUIRE(c.ok());
+  auto exec = [&](const std::string& sql) { REQUIRE(c.exec(sql)); };
   exec("SELECT pg_advisory_lock(" + key + ")");
   auto info = m.inspect(name);
   CHECK(info.held);
@@ -126,9 +139,7 @@ TEST_CASE("inspect never reports a lock free while its grant is being committed"
   std::atomic<bool> committed{false};
   std::jthread committer([&] {  // no Catch2 assertions off the main thread
     std::this_thread::sleep_for(300ms);
-    PGresult* r = PQexec(c, "COMMIT");
-    committed = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
+    committed = c.exec("COMMIT");
   });
   const auto t0 = std::chrono::steady_clock::now();
   info = m.inspect(name);
@@ -139,7 +150,6 @@ TEST_CASE("inspect never reports a lock free while its grant is being committed"
   committer.join();
   CHECK(committed);
   exec("SELECT pg_advisory_unlock(" + key + ")");
-  PQfinish(c);
   CHECK_FALSE(m.inspect(name).held);
 }
 
@@ -157,14 +167,9 @@ TEST_CASE("inspect and list name the holder whose grant commits during the call"
     auto lock = m.lock(name);
     REQUIRE(lock.try_acquire());  // creates the table and a row for the name
   }
-  PGconn* c = PQconnectdb(dsn().c_str());
-  REQUIRE(PQstatus(c) == CONNECTION_OK);
-  auto exec = [&](const std::string& sql) {
-    PGresult* r = PQexec(c, sql.c_str());
-    const auto status = PQresultStatus(r);
-    PQclear(r);
-    return status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
-  };
+  PlainSession c;
+  REQUIRE(c.ok());
+  auto exec = [&](const std::string& sql) { return c.exec(sql); };
   REQUIRE(exec("SELECT pg_advisory_lock(" + key + ")"));
   int wrong = 0;
   std::string wrong_answers;
@@ -205,7 +210,6 @@ TEST_CASE("inspect and list name the holder whose grant commits during the call"
   INFO(wrong_answers);
   CHECK(wrong == 0);
   exec("SELECT pg_advisory_unlock(" + key + ")");
-  PQfinish(c);
 }
 
 TEST_CASE("a SIGKILLed holder frees the lock in well under a second") {

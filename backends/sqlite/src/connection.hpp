@@ -183,6 +183,22 @@ class Connection {
         deadline, stop);
   }
 
+  // A read transaction (BEGIN ... COMMIT) around `body`, retried as run()
+  // says: its statements see one snapshot, and the file locks a statement
+  // takes and drops on its own (two fcntl() pairs) are taken once.
+  template <class F>
+  auto read(F&& body, Clock::time_point deadline = Clock::time_point::max(),
+            const std::stop_token* stop = nullptr) -> decltype(body()) {
+    return run(
+        [&] {
+          Query(*this, Sql::begin_read).run();
+          auto result = body();
+          Query(*this, Sql::commit).run();
+          return result;
+        },
+        deadline, stop);
+  }
+
   // `PRAGMA data_version`: changes whenever another connection commits.
   std::int64_t data_version();
 
