@@ -8,7 +8,9 @@
 #include <string_view>
 #include <vector>
 
+#include <baton/config.hpp>
 #include <baton/lock_info.hpp>
+#include <baton/lock_manager.hpp>
 
 namespace baton::cli {
 
@@ -35,6 +37,12 @@ struct RunArgs {
   std::chrono::milliseconds ttl{0};
   std::vector<std::string> command;  // never empty
 };
+
+// The manager `config` asks for, loading its backend's module first when
+// the backend is one the command keeps out of its own start-up
+// (modules.cpp). Throws as LockManager::from_config(), and baton::Error
+// when the module cannot be loaded.
+LockManager open_manager(const Config& config);
 
 // `baton run`. Returns the exit status. Throws baton::Error subclasses for
 // failures that main() maps to exit statuses.

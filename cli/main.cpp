@@ -19,9 +19,18 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <baton/baton.hpp>
+#include <baton/backend.hpp>
+#include <baton/config.hpp>
+#include <baton/error.hpp>
+#include <baton/lock.hpp>
+#include <baton/lock_info.hpp>
+#include <baton/lock_manager.hpp>
+#include <baton/name.hpp>
+#include <baton/options.hpp>
+#include <baton/registry.hpp>
 #include <nlohmann/json.hpp>
 
+#include "backends.hpp"
 #include "cli.hpp"
 
 namespace {
@@ -161,7 +170,7 @@ std::chrono::milliseconds seconds_to_ms(double seconds) {
 baton::LockManager make_manager(const std::string& config) {
   std::optional<std::filesystem::path> path;
   if (!config.empty()) path = config;
-  return baton::LockManager::from_config(baton::find_config(path));
+  return cli::open_manager(baton::find_config(path));
 }
 
 int run_main(int argc, char** argv) {

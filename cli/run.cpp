@@ -38,8 +38,17 @@
 #include <utility>
 #include <vector>
 
-#include <baton/baton.hpp>
+#include <baton/backend.hpp>
+#include <baton/config.hpp>
+#include <baton/error.hpp>
+#include <baton/lock.hpp>
+#include <baton/lock_info.hpp>
+#include <baton/lock_manager.hpp>
+#include <baton/name.hpp>
+#include <baton/options.hpp>
+#include <baton/registry.hpp>
 
+#include "backends.hpp"
 #include "cli.hpp"
 
 extern char** environ;
@@ -267,7 +276,7 @@ int run(const RunArgs& args) {
   Signals signals;
 
   Config config = find_config(args.config);
-  LockManager manager = LockManager::from_config(config);
+  LockManager manager = open_manager(config);
 
   auto lost = std::make_shared<LostChannel>();
   LockOptions options;
