@@ -64,6 +64,15 @@ struct PlainSession {
   PGconn* conn;
 };
 
+// The table and a free row for `name`, as a first grant and release leave
+// them. Returns the name's advisory key as SQL text.
+std::string make_row(baton::LockManager& m, const std::string& name) {
+  auto lock = m.lock(name);
+  REQUIRE(lock.try_acquire());
+  lock.release();
+  return std::to_string(advisory_key(name));
+}
+
 // A `baton run` holding `name` until killed, with its config in `dir`.
 struct CliHolder {
   CliHolder(const TempDir& dir, const std::string& name, const std::string& ttl_seconds)
@@ -114,10 +123,7 @@ TEST_CASE("while `baton run my-lock` holds, pg_locks shows key 47912096193688332
 TEST_CASE("inspect never reports a lock free while its grant is being committed") {
   auto m = manager();
   const auto name = fresh("inflight");
-  const std::string key = std::to_string(advisory_key(name));
-  auto lock = m.lock(name);
-  REQUIRE(lock.try_acquire());  // creates the table and a row for the name
-  lock.release();
+  const std::string key = make_row(m, name);
 
   PlainSession c;
   REQUIRE(c.ok());
@@ -162,11 +168,7 @@ TEST_CASE("inspect never reports a lock free while its grant is being committed"
 TEST_CASE("inspect and list name the holder whose grant commits during the call") {
   auto m = manager();
   const auto name = fresh("commit-race");
-  const std::string key = std::to_string(advisory_key(name));
-  {
-    auto lock = m.lock(name);
-    REQUIRE(lock.try_acquire());  // creates the table and a row for the name
-  }
+  const std::string key = make_row(m, name);
   PlainSession c;
   REQUIRE(c.ok());
   auto exec = [&](const std::string& sql) { return c.exec(sql); };
