@@ -254,6 +254,9 @@ class RedisLock final : public BackendLock {
   // on another thread can interrupt whichever connection is current.
   std::mutex conn_mu_;
   std::unique_ptr<Connection> conn_;
+  // Set (under conn_mu_) while a call whose reply we must read runs: a stop
+  // request then leaves the connection alone and is seen after the call.
+  bool shielded_ = false;
   std::uint64_t token_ = 0;
   // An acquire failed after its script may have reached the server (or a
   // pipelined poll is in flight): a grant or queue entry of ours may exist
@@ -543,7 +546,7 @@ std::optional<std::uint64_t> RedisLock::acquire(Clock::time_point deadline, mill
   // is then removed on a fresh connection.
   std::stop_callback on_stop(stop, [this] {
     std::lock_guard lock(conn_mu_);
-    if (conn_) conn_->interrupt();
+    if (conn_ && !shielded_) conn_->interrupt();
   });
   const std::string wake_key = wake_prefix_ + ticket;
   for (;;) {
@@ -574,7 +577,22 @@ std::optional<std::uint64_t> RedisLock::acquire(Clock::time_point deadline, mill
         return token_;
       }
       if (state == -1) {
-        // Pruned as dead (this process stalled past its liveness): queue again.
+        // Pruned as dead (this process stalled past its liveness): queue
+        // again. A stop must not cut this call short: the new ticket would
+        // be queued on the server unknown to us, and leave() would remove
+        // the old one instead (seen in CI: a stale entry after a stop). It
+        // is one short script; the stop is seen right after it.
+        {
+          std::lock_guard lock(conn_mu_);
+          shielded_ = true;
+        }
+        struct Unshield {
+          RedisLock* self;
+          ~Unshield() {
+            std::lock_guard lock(self->conn_mu_);
+            self->shielded_ = false;
+          }
+        } unshield{this};
         auto again = run(backend_->acquire_, "queue", ttl);
         if (as_int(again->element[0]) == 1) {
           token_ = static_cast<std::uint64_t>(as_int(again->element[1]));
