@@ -770,9 +770,8 @@ LockInfo SqliteBackend::holder_info(const Query& q, int first_column, std::int64
 LockInfo SqliteBackend::inspect(std::string_view name) {
   std::lock_guard lock(mu_);
   Connection& c = *conn_;
-  return c.run([&] {
-    // One read transaction: the holder and the count from one snapshot.
-    Query(c, Sql::begin_read).run();
+  // One read transaction: the holder and the count from one snapshot.
+  return c.read([&] {
     auto now = detail::boottime_ns();
     LockInfo info;
     {
@@ -786,7 +785,6 @@ LockInfo SqliteBackend::inspect(std::string_view name) {
       count.bind_blob(1, name).bind(2, now);
       if (count.step()) info.waiters = static_cast<std::size_t>(count.int64(0));
     }
-    Query(c, Sql::commit).run();
     return info;
   });
 }
