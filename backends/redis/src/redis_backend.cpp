@@ -239,8 +239,7 @@ class RedisLock final : public BackendLock {
  private:
   std::vector<std::string> args(std::string_view arg5, milliseconds ttl) const;
   Reply run(Script& script, std::string_view arg5, milliseconds ttl);
-  Reply wait_and_poll(Connection& c, const std::string& wake_key, milliseconds wait, const std::string& ticket,
-                      milliseconds ttl);
+  Reply wait_and_poll(Connection& c, milliseconds wait, const std::string& ticket, milliseconds ttl);
   Connection& conn();
   void give_back();
   void leave(std::string_view ticket) noexcept;
@@ -497,8 +496,7 @@ Reply RedisLock::run(Script& script, std::string_view arg5, milliseconds ttl) {
 // without a client round trip in between. A waiter killed while blocked
 // takes its connection, and so its unsent poll, with it. Returns the poll's
 // reply (error replies thrown, as by run()).
-Reply RedisLock::wait_and_poll(Connection& c, const std::string& wake_key, milliseconds wait,
-                               const std::string& ticket, milliseconds ttl) {
+Reply RedisLock::wait_and_poll(Connection& c, milliseconds wait, const std::string& ticket, milliseconds ttl) {
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.3f", static_cast<double>(wait.count()) / 1000.0);
   const std::string sha = backend_->sha(c, backend_->poll_);
@@ -507,7 +505,7 @@ Reply RedisLock::wait_and_poll(Connection& c, const std::string& wake_key, milli
   // From here until both replies are read, the server may grant us the lock
   // without our knowing: a failure leaves it to leave() or the next acquire.
   uncertain_ = true;
-  auto replies = c.pipeline({{"BLPOP", wake_key, seconds}, RedisBackend::evalsha_argv(sha, keys_, poll_args, nkeys)}, wait);
+  auto replies = c.pipeline({{"BLPOP", wake_prefix_ + ticket, seconds}, RedisBackend::evalsha_argv(sha, keys_, poll_args, nkeys)}, wait);
   uncertain_ = false;
   Reply& woke = replies[0];
   Reply& poll = replies[1];
@@ -548,7 +546,6 @@ std::optional<std::uint64_t> RedisLock::acquire(Clock::time_point deadline, mill
     std::lock_guard lock(conn_mu_);
     if (conn_ && !shielded_) conn_->interrupt();
   });
-  const std::string wake_key = wake_prefix_ + ticket;
   for (;;) {
     const auto now = Clock::now();
     if (stop.stop_requested() || now >= deadline) {
@@ -570,7 +567,7 @@ std::optional<std::uint64_t> RedisLock::acquire(Clock::time_point deadline, mill
       // the new one. One that comes after interrupts `c`.
       Connection& c = conn();
       if (stop.stop_requested()) continue;
-      auto p = wait_and_poll(c, wake_key, wait, ticket, ttl);
+      auto p = wait_and_poll(c, wait, ticket, ttl);
       const long long state = as_int(p->element[0]);
       if (state == 1) {
         token_ = static_cast<std::uint64_t>(as_int(p->element[1]));
