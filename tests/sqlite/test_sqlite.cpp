@@ -120,6 +120,42 @@ TEST_CASE("a new database file gets the schema in WAL mode") {
   CHECK(again->list().empty());
 }
 
+TEST_CASE("opening a set-up file takes no write lock; a file that needs set-up waits for it") {
+  // Every `baton run` opens the file: a write transaction there would put
+  // each start in line behind every running acquire and release.
+  TempDir dir;
+  auto opts = options_for(dir.db());
+  opts.busy_timeout = 300ms;
+  opts.boot_id = "boot-one";
+  { auto first = baton::sqlite::make_backend(opts); }
+  Raw raw(dir.db());
+  raw.exec("BEGIN IMMEDIATE");
+
+  SECTION("ready: opens at once, and reads while the writer goes on") {
+    // Waiting for the lock would end in BackendUnavailable after 300 ms.
+    auto backend = baton::sqlite::make_backend(opts);
+    CHECK_FALSE(backend->inspect("x").held);
+    raw.exec("ROLLBACK");
+  }
+  SECTION("another boot's file: voiding old leases needs the write lock") {
+    opts.boot_id = "boot-two";
+    CHECK_THROWS_AS(baton::sqlite::make_backend(opts), baton::BackendUnavailable);
+    raw.exec("ROLLBACK");
+    auto backend = baton::sqlite::make_backend(opts);
+    CHECK(Raw(dir.db()).text("SELECT value FROM baton_meta WHERE key='boot_id'") == "boot-two");
+  }
+  SECTION("a ticket counter deleted by hand is recreated, under the write lock") {
+    raw.exec("DELETE FROM baton_holders WHERE name = CAST('__baton.ticket' AS BLOB)");
+    raw.exec("COMMIT");
+    Raw writer(dir.db());
+    writer.exec("BEGIN IMMEDIATE");
+    CHECK_THROWS_AS(baton::sqlite::make_backend(opts), baton::BackendUnavailable);
+    writer.exec("ROLLBACK");
+    auto backend = baton::sqlite::make_backend(opts);
+    CHECK(Raw(dir.db()).scalar("SELECT count(*) FROM baton_holders WHERE name = CAST('__baton.ticket' AS BLOB)") == 1);
+  }
+}
+
 TEST_CASE("a newer schema version is refused, not misread") {
   TempDir dir;
   { auto backend = baton::sqlite::make_backend(options_for(dir.db())); }

@@ -171,6 +171,27 @@ void seed_counter(Connection& conn, std::int64_t gap) {
       .run();
 }
 
+// Whether the file needs nothing from open_database() beyond its pragmas:
+// this schema version complete (the ticket counter included), last opened
+// in this boot. Plain reads: every process opens the file, and `baton run`
+// opens it once per command, so a write transaction here would put each
+// start in line for the write lock behind every running acquire and release
+// (50 processes starting at once waited seconds for it).
+bool database_ready(Connection& conn) {
+  return conn.read([&] {
+    {
+      Query tables(conn,
+                   "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'index') AND name IN "
+                   "('baton_meta', 'baton_waiters', 'baton_holders', 'baton_waiters_by_name')");
+      if (!tables.step() || tables.int64(0) != 4) return false;
+    }
+    if (!Query(conn, "SELECT 1 FROM pragma_table_info('baton_waiters') WHERE name = 'ttl_ms'").step()) return false;
+    if (meta(conn, "schema_version") != std::to_string(schema_version)) return false;
+    if (meta(conn, "boot_id") != conn.identity().boot_id) return false;
+    return Query(conn, Sql::read_ticket).step();
+  });
+}
+
 // Creates the schema if missing and handles a reboot since the last open.
 void open_database(Connection& conn, WakeBoard* board) {
   conn.run([&] {
@@ -185,6 +206,7 @@ void open_database(Connection& conn, WakeBoard* board) {
                          "'; is it on a network filesystem?)");
     }
   });
+  if (database_ready(conn)) return;
   conn.write([&] {
     conn.exec(
         "CREATE TABLE IF NOT EXISTS baton_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
