@@ -290,6 +290,16 @@ sqlite3_stmt* Connection::statement(Sql sql) {
   return slot;
 }
 
+void Connection::prepare(std::initializer_list<Sql> sqls) noexcept {
+  for (Sql sql : sqls) {
+    try {
+      statement(sql);
+    } catch (...) {
+      return;
+    }
+  }
+}
+
 void Connection::fail(int rc, std::string_view doing) {
   std::string message = sqlite3_errmsg(db_);
   if (is_busy(rc)) throw Busy{rc, std::move(message)};

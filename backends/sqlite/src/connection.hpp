@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -206,6 +207,11 @@ class Connection {
   void exec(const char* sql);
 
   sqlite3_stmt* statement(Sql sql);
+  // Prepares `sqls` now, those not prepared yet, so the calls that run them
+  // later do not parse SQL on their critical path (a first release would
+  // otherwise parse four statements while it holds the write lock). A
+  // statement that fails to prepare is left for its first use to report.
+  void prepare(std::initializer_list<Sql> sqls) noexcept;
   [[noreturn]] void fail(int rc, std::string_view doing);
 
  private:

@@ -125,18 +125,24 @@ bool process_gone(std::int64_t pid, std::optional<std::int64_t> start) {
   // zombie) takes kill() and a read of /proc, ~10 us in all, inside write
   // transactions, several times per hand-off. A process seen alive is
   // trusted for a moment: that delays noticing its death by at most `trust`,
-  // against leases and heartbeats of seconds.
+  // against leases and heartbeats of seconds. The memory is the process's,
+  // not each thread's: with hundreds of waiter threads, per-thread memories
+  // all missed, and a release read /proc inside its write transaction.
   constexpr std::int64_t trust_ns = 20'000'000;
   struct Seen {
     std::int64_t pid = 0;
     std::optional<std::int64_t> start;
     std::int64_t at = 0;  // boottime ns of the last read
   };
-  thread_local std::array<Seen, 16> seen{};
-  thread_local std::size_t next_slot = 0;
+  static std::mutex seen_mu;
+  static std::array<Seen, 16> seen{};
+  static std::size_t next_slot = 0;
   const auto now = boottime_ns();
-  for (const auto& s : seen) {
-    if (s.pid == pid && s.start == start && now - s.at < trust_ns) return false;
+  {
+    std::lock_guard lock(seen_mu);
+    for (const auto& s : seen) {
+      if (s.pid == pid && s.start == start && now - s.at < trust_ns) return false;
+    }
   }
   if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return true;
   // The leader thread's own stat, not the process's: /proc/<pid>/stat sums
@@ -148,6 +154,7 @@ bool process_gone(std::int64_t pid, std::optional<std::int64_t> start) {
   if (!stat || stat->pid != pid) return false;
   if (stat->state == 'Z' || stat->state == 'X') return true;
   if (start && *start != stat->start) return true;
+  std::lock_guard lock(seen_mu);
   seen[next_slot] = Seen{pid, start, now};
   next_slot = (next_slot + 1) % seen.size();
   return false;

@@ -341,6 +341,14 @@ HandOff hand_off(const Shared& shared, Connection& c, std::string_view name, std
   return h;
 }
 
+// Prepares what release() runs, hand-off included, so a release does not
+// parse SQL while it holds the write lock; a queued waiter does it while it
+// waits, so the release that follows its grant parses nothing at all.
+void prepare_release(Connection& c) noexcept {
+  c.prepare({Sql::begin_immediate, Sql::release, Sql::drop_holder, Sql::first_row, Sql::first_ahead, Sql::hand_off,
+             Sql::delete_waiter, Sql::commit});
+}
+
 // The backend side of one Lock instance. Its connection is opened on first
 // use and serves only this instance. Not copyable, not movable.
 class SqliteLock final : public BackendLock {
@@ -592,6 +600,10 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
       token_ = ticket;
       return static_cast<std::uint64_t>(ticket);
     }
+    // Queued: the wait is idle time, and the grant's read, the heartbeat and
+    // the release after the grant all run statements not prepared yet.
+    prepare_release(c);
+    c.prepare({Sql::begin_read, Sql::beat});
     auto next_beat = Clock::now() + settings.heartbeat;
     for (;;) {
       // When to look again even if nothing is written: the holder's lease or
@@ -717,6 +729,7 @@ bool SqliteLock::renew(std::chrono::milliseconds ttl) {
 
 bool SqliteLock::release() {
   Connection& c = conn();
+  prepare_release(c);
   HandOff h;
   bool live = c.write([&] {
     const auto now = detail::boottime_ns();
