@@ -341,12 +341,14 @@ HandOff hand_off(const Shared& shared, Connection& c, std::string_view name, std
   return h;
 }
 
-// Prepares what release() runs, hand-off included, so a release does not
-// parse SQL while it holds the write lock; a queued waiter does it while it
-// waits, so the release that follows its grant parses nothing at all.
-void prepare_release(Connection& c) noexcept {
-  c.prepare({Sql::begin_immediate, Sql::release, Sql::drop_holder, Sql::first_row, Sql::first_ahead, Sql::hand_off,
-             Sql::delete_waiter, Sql::commit});
+// Prepares what release() runs, so a release does not parse SQL while it
+// holds the write lock; a queued waiter does it while it waits, so the
+// release that follows its grant parses nothing at all. The hand-off's
+// statements only with `waiters` (some may be queued): a Lock used once and
+// never contended would parse four statements it never runs (+46 us).
+void prepare_release(Connection& c, bool waiters) noexcept {
+  c.prepare({Sql::begin_immediate, Sql::release, Sql::commit});
+  if (waiters) c.prepare({Sql::first_row, Sql::first_ahead, Sql::hand_off, Sql::delete_waiter});
 }
 
 // The backend side of one Lock instance. Its connection is opened on first
@@ -602,7 +604,7 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
     }
     // Queued: the wait is idle time, and the grant's read, the heartbeat and
     // the release after the grant all run statements not prepared yet.
-    prepare_release(c);
+    prepare_release(c, true);
     c.prepare({Sql::begin_read, Sql::beat});
     auto next_beat = Clock::now() + settings.heartbeat;
     for (;;) {
@@ -729,7 +731,7 @@ bool SqliteLock::renew(std::chrono::milliseconds ttl) {
 
 bool SqliteLock::release() {
   Connection& c = conn();
-  prepare_release(c);
+  prepare_release(c, !shared_->board || shared_->board->may_have_waiters(name_));
   HandOff h;
   bool live = c.write([&] {
     const auto now = detail::boottime_ns();
