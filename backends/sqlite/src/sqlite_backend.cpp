@@ -101,6 +101,9 @@ struct Shared {
   std::shared_ptr<const Identity> identity;
   std::shared_ptr<WakeBoard> board;  // nullptr: waiters only poll
 
+  // Whether a waiter of `name` may be queued: without the board, always.
+  bool may_have_waiters(std::string_view name) const noexcept { return !board || board->may_have_waiters(name); }
+
   std::unique_ptr<Connection> connect() const {
     return std::make_unique<Connection>(settings.path, identity, settings.busy_timeout, board);
   }
@@ -171,6 +174,11 @@ void seed_counter(Connection& conn, std::int64_t gap) {
       .run();
 }
 
+// Whether baton_waiters has version 2's ttl_ms column (version 1 had not).
+bool has_ttl_column(Connection& conn) {
+  return Query(conn, "SELECT 1 FROM pragma_table_info('baton_waiters') WHERE name = 'ttl_ms'").step();
+}
+
 // Whether the file needs nothing from open_database() beyond its pragmas:
 // this schema version complete (the ticket counter included), last opened
 // in this boot. Plain reads: every process opens the file, and `baton run`
@@ -185,7 +193,7 @@ bool database_ready(Connection& conn) {
                    "('baton_meta', 'baton_waiters', 'baton_holders', 'baton_waiters_by_name')");
       if (!tables.step() || tables.int64(0) != 4) return false;
     }
-    if (!Query(conn, "SELECT 1 FROM pragma_table_info('baton_waiters') WHERE name = 'ttl_ms'").step()) return false;
+    if (!has_ttl_column(conn)) return false;
     if (meta(conn, "schema_version") != std::to_string(schema_version)) return false;
     if (meta(conn, "boot_id") != conn.identity().boot_id) return false;
     return Query(conn, Sql::read_ticket).step();
@@ -221,7 +229,7 @@ void open_database(Connection& conn, WakeBoard* board) {
         "  pid INTEGER NOT NULL, proc_pid INTEGER NOT NULL, proc_start INTEGER, pid_ns TEXT NOT NULL,"
         "  boot_id TEXT NOT NULL, acquired_at INTEGER NOT NULL, expires_at INTEGER) WITHOUT ROWID;");
     // Version 1 had no ttl_ms (the lease a releaser hands a waiter).
-    if (!Query(conn, "SELECT 1 FROM pragma_table_info('baton_waiters') WHERE name = 'ttl_ms'").step()) {
+    if (!has_ttl_column(conn)) {
       conn.exec("ALTER TABLE baton_waiters ADD COLUMN ttl_ms INTEGER");
     }
     auto version = meta(conn, "schema_version");
@@ -328,7 +336,7 @@ struct HandOff {
 // after it is woken too, so it is up and watching when its turn comes.
 HandOff hand_off(const Shared& shared, Connection& c, std::string_view name, std::int64_t now) {
   HandOff h;
-  if (shared.board && !shared.board->may_have_waiters(name)) return h;
+  if (!shared.may_have_waiters(name)) return h;
   auto head = first_live_waiter(c, name, now);
   if (!head) return h;
   if (Query(c, Sql::hand_off).bind(1, *head).bind(2, detail::wall_ms()).bind(3, now).run() != 1) {
@@ -731,7 +739,7 @@ bool SqliteLock::renew(std::chrono::milliseconds ttl) {
 
 bool SqliteLock::release() {
   Connection& c = conn();
-  prepare_release(c, !shared_->board || shared_->board->may_have_waiters(name_));
+  prepare_release(c, shared_->may_have_waiters(name_));
   HandOff h;
   bool live = c.write([&] {
     const auto now = detail::boottime_ns();
