@@ -37,7 +37,13 @@ def targets(name, b):
     ratio_limit = 1.3 if name == "sqlite" else 1.2
     handoff_limit = 2000.0 if name == "sqlite" else 500.0
     if "ratio_to_floor" in b:
-        t.append(("ratio_to_floor <= %.1f" % ratio_limit, b["ratio_to_floor"], b["ratio_to_floor"] <= ratio_limit))
+        label = "ratio_to_floor <= %.1f" % ratio_limit
+        if "floor_fenced_us_p50" in b:
+            # What a durable fencing token alone adds to the floor, and what
+            # baton adds on top of that, measured in the same run.
+            label += " (floor + a durable counter bump: %.2fx the floor; baton %.2fx that)" % (
+                b["floor_fenced_us_p50"] / b["floor_us_p50"], b["uncontended_us_p50"] / b["floor_fenced_us_p50"])
+        t.append((label, b["ratio_to_floor"], b["ratio_to_floor"] <= ratio_limit))
     if "handoff_us_p50" in b:
         t.append(("hand-off p50 < %.1f ms" % (handoff_limit / 1000), b["handoff_us_p50"],
                   b["handoff_us_p50"] < handoff_limit))
@@ -56,11 +62,12 @@ def targets(name, b):
         label = "grants/s at 8 procs >= 0.5x at 1"
         if "grants_per_s_1proc_unpinned" in b:
             label += " (1 proc across CPUs; unpinned: %.2fx)" % (g["8"] / b["grants_per_s_1proc_unpinned"])
-        ring = b.get("floor_turns_per_s_by_procs", {})
-        if "8" in ring and "1" in ring:
-            # The primitive's own loss from 1 to 8 processes bounds baton's.
-            label += " (bare primitive ring: 8 procs %.2fx its 1 proc, %.2fx baton's 1 proc)" % (
-                ring["8"] / ring["1"], ring["8"] / g["1"])
+        for key, what in (("floor_turns_per_s_by_procs", "1 write"), ("floor2_turns_per_s_by_procs", "2 writes")):
+            ring = b.get(key, {})
+            if "8" in ring and "1" in ring:
+                # The primitive's own loss from 1 to 8 processes bounds baton's.
+                label += " (bare ring, %s a turn: 8 procs %.2fx its 1 proc, %.2fx baton's 1 proc)" % (
+                    what, ring["8"] / ring["1"], ring["8"] / g["1"])
         t.append((label, round(r, 2), r >= 0.5))
     f = b.get("fairness_max_min_by_procs", {})
     if "8" in f:
@@ -110,7 +117,8 @@ def main():
                 continue
             b = backends.setdefault(r["backend"], {})
             if r.get("measure") == "contention_floor":
-                add(b, "floor_turns_per_s_by_procs", str(r["procs"]), r["turns_per_s"])
+                key = "floor_turns_per_s_by_procs" if r.get("writes", 1) == 1 else "floor2_turns_per_s_by_procs"
+                add(b, key, str(r["procs"]), r["turns_per_s"])
             elif r.get("measure") == "handoff_floor":
                 add(b, "handoff_floor_us_p50_by_depth", str(r["depth"]), r["p50_us"])
                 add(b, "handoff_floor_us_p99_by_depth", str(r["depth"]), r["p99_us"])
@@ -186,6 +194,7 @@ def main():
           row("uncontended acquire+release p99 (us)", lambda b: b["uncontended_us_p99"]),
           row("floor p50 (us)", lambda b: b["floor_us_p50"]),
           row("ratio to floor", lambda b: b["ratio_to_floor"], "%.2f"),
+          row("PostgreSQL: floor + durable counter bump p50 (us)", lambda b: b.get("floor_fenced_us_p50")),
           row("SQLite: 2 empty write tx p50 (us)", lambda b: b.get("floor_empty_us_p50")),
           row("client+server on one CPU: p50 / floor p50 (us)", lambda b: "%.1f / %.1f" % (
               b["same_cpu_uncontended_us_p50"], b["same_cpu_floor_us_p50"])),
@@ -204,6 +213,9 @@ def main():
     for p in PROCS:
         md.append(row("bare primitive ring: turns/s, %s procs" % p,
                       lambda b, p=p: b["floor_turns_per_s_by_procs"][p], "%.0f"))
+    for p in PROCS:
+        md.append(row("bare ring, 2 writes a turn: turns/s, %s procs" % p,
+                      lambda b, p=p: b["floor2_turns_per_s_by_procs"][p], "%.0f"))
     for p in PROCS[1:]:
         md.append(row("fairness max/min, %s procs" % p, lambda b, p=p: b["fairness_max_min_by_procs"][p], "%.2f"))
     md.append(row("many names: p50 after %s names (us)" % (B[names[0]].get("many_names", "-") if names else "-"),
@@ -217,8 +229,12 @@ def main():
            "hand-off, the same participants on the primitive itself: PostgreSQL, `pg_advisory_lock`/`unlock` of one "
            "key; Redis, each participant BLPOPs its own list and the holder RPUSHes to the next one's (SQLite has "
            "no blocking primitive to compare with). Bare primitive ring (SQLite): the same processes take turns, each "
-           "turn one write transaction (`BEGIN IMMEDIATE`; one `UPDATE`; `COMMIT`) and one futex wake-up of the next "
-           "process, which sleeps until woken: the least a FIFO hand-off between processes costs on that file. "
+           "turn one write transaction (`BEGIN IMMEDIATE`; one `UPDATE`; `COMMIT`, prepared) and one futex wake-up "
+           "of the next process, which sleeps until woken: the least a FIFO hand-off between processes costs on "
+           "that file. With 2 writes a turn, each process also makes a second write transaction after the wake-up "
+           "(its re-queue): the least a grant costs when the queue is a table of waiter rows, as in baton. "
+           "PostgreSQL's floor + durable counter bump: the lock statement also increments a one-row table's "
+           "counter and returns it, committed (prepared, one round trip). "
            "Contention: "
            "processes, %s s each; with one process, client and server on different CPUs (and unpinned, in its own row). "
            "Uncontended and many names: client on CPU 0, servers pinned to the last CPU "
@@ -251,9 +267,11 @@ def main():
 
     # ---- plots
     with open(os.path.join(a.out, "contention.dat"), "w") as f:
-        f.write("# procs " + " ".join(names) + "\n")
+        rings = ("floor_turns_per_s_by_procs", "floor2_turns_per_s_by_procs")
+        f.write("# procs " + " ".join(names) + " sqlite_ring_1write sqlite_ring_2writes\n")
         for p in PROCS:
-            f.write(p + " " + " ".join(str(B[n].get("grants_per_s_by_procs", {}).get(p, "NaN")) for n in names) + "\n")
+            f.write(p + " " + " ".join(str(B[n].get("grants_per_s_by_procs", {}).get(p, "NaN")) for n in names) + " "
+                    + " ".join(str(B.get("sqlite", {}).get(k, {}).get(p, "NaN")) for k in rings) + "\n")
     with open(os.path.join(a.out, "depth.dat"), "w") as f:
         f.write("# waiters " + " ".join(names) + " " + " ".join(n + "_floor" for n in names) + "\n")
         for d in DEPTHS:
@@ -269,8 +287,12 @@ def main():
           "set title 'Contention: N processes loop acquire/release on one name'",
           "set xlabel 'processes'", "set ylabel 'grants per second (total)'", "set logscale x 2",
           "set yrange [0:*]",
-          "plot " + ", ".join("'contention.dat' using 1:%d with linespoints lw 2 title '%s'" % (i + 2, n)
-                              for i, n in enumerate(names)),
+          "plot " + ", ".join(["'contention.dat' using 1:%d with linespoints lw 2 lc %d title '%s'" % (i + 2, i + 1, n)
+                               for i, n in enumerate(names)]
+                              + ["'contention.dat' using 1:%d with linespoints lw 1 dt %d lc %d title 'sqlite bare ring, %s'"
+                                 % (len(names) + 2 + j, 2 + j, names.index("sqlite") + 1, what)
+                                 for j, what in enumerate(("1 write a turn", "2 writes a turn"))
+                                 if "sqlite" in names and B["sqlite"].get(rings[j])]),
           "set output 'handoff_depth.png'",
           "set title 'Hand-off p50 vs waiters queued'",
           "set xlabel 'waiters queued'", "set ylabel 'hand-off p50 (us, log scale)'", "set logscale xy 10",

@@ -5,7 +5,7 @@
 //   bench_suite BACKEND handoff DEPTH [ROUNDS] [HOLD_US]
 //   bench_suite postgres|redis handoff_floor DEPTH [ROUNDS] [HOLD_US]
 //   bench_suite BACKEND contention PROCS [SECONDS]
-//   bench_suite sqlite contention_floor PROCS [SECONDS]
+//   bench_suite sqlite contention_floor PROCS [SECONDS] [WRITES]
 //   bench_suite BACKEND many_names [NAMES]
 //
 // BACKEND: sqlite | postgres | redis. Servers come from $BATON_TEST_PG_DSN and
@@ -19,6 +19,8 @@
 //     sqlite:   two write transactions, BEGIN IMMEDIATE; write one row; COMMIT
 //               (floor) and two empty BEGIN IMMEDIATE; COMMIT (floor_empty)
 //     postgres: SELECT pg_advisory_lock(k) + SELECT pg_advisory_unlock(k)
+//               (floor), and with the lock statement also bumping a one-row
+//               counter table, committed (floor_fenced)
 //     redis:    SET k v NX PX + compare-and-delete EVAL
 // handoff: DEPTH+1 participants (threads, alternately in two processes, each
 //   with its own LockManager and Lock; on PostgreSQL each is a connection)
@@ -34,8 +36,9 @@
 //   primitive itself shows can be told from baton's.
 // contention: PROCS processes loop acquire/release on one name for SECONDS;
 //   total grants/s and max/min grants per process.
-// contention_floor (sqlite): PROCS processes take turns in a ring, one write
-//   transaction and one futex wake-up per turn (see cmd_contention_floor).
+// contention_floor (sqlite): PROCS processes take turns in a ring, WRITES (1
+//   or 2) write transactions and one futex wake-up per turn (see
+//   cmd_contention_floor).
 // many_names: lock and release NAMES distinct names (2 threads), then the
 //   uncontended measure again (baton only).
 #include <sqlite3.h>
@@ -47,6 +50,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -177,18 +181,38 @@ Floor sqlite_floor(bool write_row) {
 }
 
 #if BATON_HAS_POSTGRES
-Floor postgres_floor() {
+// fenced: the lock statement also bumps a counter in a one-row table and
+// returns it, committed before the reply (one round trip, as baton's
+// acquire): the least a lock with a durable fencing token costs here, so
+// the share of the ratio that the token's durability takes can be read off.
+Floor postgres_floor(bool fenced) {
   PGconn* c = PQconnectdb(env("BATON_TEST_PG_DSN").c_str());
   if (PQstatus(c) != CONNECTION_OK) std::abort();
   auto key = std::make_shared<std::string>(std::to_string(baton::postgres::advisory_key("bench-floor")));
+  if (fenced) {
+    // Prepared, as baton's statements are: the floor must not pay a parse
+    // that the code it bounds does not.
+    for (PGresult* r : {PQexec(c, "SET client_min_messages = warning; CREATE TABLE IF NOT EXISTS bench_fence"
+                                  " (k integer PRIMARY KEY, v bigint NOT NULL)"),
+                        PQprepare(c, "fenced_lock",
+                                  "INSERT INTO bench_fence AS t (k, v) SELECT 1, 1 FROM (SELECT"
+                                  " pg_advisory_lock($1::bigint)) AS g ON CONFLICT (k) DO UPDATE SET v = t.v + 1"
+                                  " RETURNING t.v",
+                                  1, nullptr)}) {
+      if (PQresultStatus(r) != PGRES_COMMAND_OK) std::abort();
+      PQclear(r);
+    }
+  }
   Floor f;
   f.pair = [=] {
     const char* params[] = {key->c_str()};
-    for (const char* sql : {"SELECT pg_advisory_lock($1::bigint)", "SELECT pg_advisory_unlock($1::bigint)"}) {
-      PGresult* r = PQexecParams(c, sql, 1, nullptr, params, nullptr, nullptr, 0);
-      if (PQresultStatus(r) != PGRES_TUPLES_OK) std::abort();
-      PQclear(r);
-    }
+    PGresult* r = fenced ? PQexecPrepared(c, "fenced_lock", 1, params, nullptr, nullptr, 0)
+                         : PQexecParams(c, "SELECT pg_advisory_lock($1::bigint)", 1, nullptr, params, nullptr, nullptr, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) std::abort();
+    PQclear(r);
+    r = PQexecParams(c, "SELECT pg_advisory_unlock($1::bigint)", 1, nullptr, params, nullptr, nullptr, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) std::abort();
+    PQclear(r);
   };
   f.close = [=] { PQfinish(c); };
   return f;
@@ -248,7 +272,10 @@ int cmd_uncontended(int runs, int iters) {
   };
   std::vector<std::pair<std::string, Floor>> floors;
 #if BATON_HAS_POSTGRES
-  if (g_kind == "postgres") floors.emplace_back("floor", postgres_floor());
+  if (g_kind == "postgres") {
+    floors.emplace_back("floor", postgres_floor(false));
+    floors.emplace_back("floor_fenced", postgres_floor(true));
+  }
 #endif
 #if BATON_HAS_REDIS
   if (g_kind == "redis") floors.emplace_back("floor", redis_floor());
@@ -605,49 +632,100 @@ int cmd_contention(int procs, double seconds) {
 // ---- contention floor (SQLite) --------------------------------------------------
 
 // The bare primitive a strictly FIFO lock on one SQLite file is built from,
-// looped by PROCS processes in turn: each turn is one write transaction
-// (BEGIN IMMEDIATE; UPDATE one row; COMMIT) and a futex wake-up of the next
-// process in a ring, which sleeps until woken. One process hands the turn to
-// itself (no wake-up). No queue, no liveness, no lease: what any FIFO
-// hand-off between processes on this file and this machine must at least
-// cost, so the contention figures can be read against it.
+// looped by PROCS processes in turn, each sleeping until woken. A turn is
+// the write transaction that hands the turn on (BEGIN IMMEDIATE; UPDATE one
+// row; COMMIT, prepared), then a futex wake-up of the next process in the
+// ring. With WRITES = 2 the process then makes a second write transaction
+// (another row) before it sleeps: the re-queue. That is what a lock whose
+// queue is a table of waiter rows (DESIGN.md's SQLite algorithm) needs at
+// least for every contended grant: the hand-off and the released process's
+// waiter row, and it is what the contention measure's loop does (release,
+// then acquire again at once). One process hands the turn to itself (no
+// wake-up), so WRITES = 2 with PROCS = 1 is an acquire+release's two
+// writes. No queue reads, no liveness, no lease. A busy writer sleeps on a
+// futex until a write transaction ends, as baton's do (wake.hpp), so the
+// floor is not inflated by SQLite's default busy handler's millisecond
+// naps.
 struct FloorRing {
   std::atomic<long long> start_ns;
   std::atomic<long long> stop_ns;
   std::atomic<int> ready;
   std::atomic<int> done;
+  alignas(64) std::atomic<std::uint32_t> writes;
+  std::atomic<std::uint32_t> write_waiters;
   struct alignas(64) Turn {
     std::atomic<std::uint32_t> word;
   } turn[64];
   long long turns[64];
 };
 
-long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value) {
-  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, nullptr, nullptr, 0);
+long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout = nullptr) {
+  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, timeout, nullptr, 0);
 }
 
-int cmd_contention_floor(int procs, double seconds) {
+int ring_busy(void* arg, int /*count*/) {
+  auto* sh = static_cast<FloorRing*>(arg);
+  const std::uint32_t seen = sh->writes.load();
+  sh->write_waiters += 1;
+  const timespec ms{0, 1'000'000};
+  futex(&sh->writes, FUTEX_WAIT, seen, &ms);
+  sh->write_waiters -= 1;
+  return 1;
+}
+
+void ring_wrote(FloorRing* sh) {
+  sh->writes += 1;
+  if (sh->write_waiters.load() != 0) futex(&sh->writes, FUTEX_WAKE, INT_MAX);
+}
+
+int cmd_contention_floor(int procs, double seconds, int writes) {
   if (g_kind != "sqlite") {
     std::fprintf(stderr, "bench_suite: contention_floor is for sqlite\n");
     return 64;
   }
-  if (procs < 1 || procs > static_cast<int>(std::size(FloorRing{}.turns))) {
-    std::fprintf(stderr, "bench_suite: contention_floor takes 1 to %zu processes\n", std::size(FloorRing{}.turns));
+  if (procs < 1 || procs > static_cast<int>(std::size(FloorRing{}.turns)) || writes < 1 || writes > 2) {
+    std::fprintf(stderr, "bench_suite: contention_floor takes 1 to %zu processes and 1 or 2 writes\n",
+                 std::size(FloorRing{}.turns));
     return 64;
   }
   auto* sh = shared<FloorRing>();
+  {
+    sqlite3* db = nullptr;
+    sqlite3_open(g_db.c_str(), &db);
+    // Baton's page size (its files are made with 1 KiB pages): each commit
+    // writes whole pages to the WAL, so 4 KiB pages would slow the floor.
+    sqlite_exec(db, "PRAGMA page_size=1024; PRAGMA journal_mode=WAL;"
+                    "CREATE TABLE IF NOT EXISTS ring(k INTEGER PRIMARY KEY, v INTEGER);"
+                    "INSERT OR IGNORE INTO ring VALUES(1, 0);"
+                    "INSERT OR IGNORE INTO ring VALUES(2, 0)");
+    sqlite3_close(db);
+  }
   std::vector<pid_t> kids;
   for (int p = 0; p < procs; ++p) {
     const pid_t pid = ::fork();
     if (pid == 0) {
       sqlite3* db = nullptr;
-      sqlite3_open(g_db.c_str(), &db);
-      sqlite3_busy_timeout(db, 5000);
-      sqlite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                      "CREATE TABLE IF NOT EXISTS ring(k INTEGER PRIMARY KEY, v INTEGER);"
-                      "INSERT OR IGNORE INTO ring VALUES(1, 0)");
-      sqlite3_stmt* bump = nullptr;
-      sqlite3_prepare_v2(db, "UPDATE ring SET v = v + 1 WHERE k = 1", -1, &bump, nullptr);
+      sqlite3_open_v2(g_db.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+      sqlite3_busy_handler(db, ring_busy, sh);
+      sqlite_exec(db, "PRAGMA synchronous=NORMAL");
+      sqlite3_stmt* begin = nullptr;
+      sqlite3_stmt* commit = nullptr;
+      sqlite3_stmt* bump[2] = {nullptr, nullptr};
+      sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, nullptr);
+      sqlite3_prepare_v2(db, "COMMIT", -1, &commit, nullptr);
+      sqlite3_prepare_v2(db, "UPDATE ring SET v = v + 1 WHERE k = 1", -1, &bump[0], nullptr);
+      sqlite3_prepare_v2(db, "UPDATE ring SET v = v + 1 WHERE k = 2", -1, &bump[1], nullptr);
+      auto write = [&](sqlite3_stmt* what) {
+        for (sqlite3_stmt* s : {begin, what, commit}) {
+          const int rc = sqlite3_step(s);
+          sqlite3_reset(s);
+          if (rc != SQLITE_DONE) {
+            std::fprintf(stderr, "bench_suite: ring write: %s\n", sqlite3_errmsg(db));
+            std::_Exit(70);
+          }
+        }
+        ring_wrote(sh);
+      };
       auto& mine = sh->turn[p].word;
       auto& next = sh->turn[(p + 1) % procs].word;
       sh->ready += 1;
@@ -660,15 +738,13 @@ int cmd_contention_floor(int procs, double seconds) {
         }
         if (sh->done.load() != 0) break;
         mine = 0;
-        sqlite_exec(db, "BEGIN IMMEDIATE");
-        sqlite3_step(bump);
-        sqlite3_reset(bump);
-        sqlite_exec(db, "COMMIT");
+        write(bump[0]);
         ++n;
         if (now_ns() >= sh->stop_ns.load()) sh->done = 1;
         next = 1;
-        futex(&next, FUTEX_WAKE, 1);
+        if (procs > 1) futex(&next, FUTEX_WAKE, 1);
         if (sh->done.load() != 0) break;
+        if (writes == 2) write(bump[1]);
       }
       sh->turns[p] = n;
       // Wake everyone still asleep so the ring ends.
@@ -676,7 +752,7 @@ int cmd_contention_floor(int procs, double seconds) {
         sh->turn[q].word = 1;
         futex(&sh->turn[q].word, FUTEX_WAKE, 1);
       }
-      sqlite3_finalize(bump);
+      for (sqlite3_stmt* s : {begin, commit, bump[0], bump[1]}) sqlite3_finalize(s);
       sqlite3_close(db);
       std::_Exit(0);
     }
@@ -688,12 +764,18 @@ int cmd_contention_floor(int procs, double seconds) {
   sh->turn[0].word = 1;
   sh->start_ns = start;
   futex(&sh->turn[0].word, FUTEX_WAKE, 1);
-  for (pid_t k : kids) ::waitpid(k, nullptr, 0);
+  int failed = 0;
+  for (pid_t k : kids) {
+    int status = 0;
+    ::waitpid(k, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = 1;
+  }
+  if (failed != 0) return 70;
   long long total = 0;
   for (int p = 0; p < procs; ++p) total += sh->turns[p];
-  std::printf("{\"backend\":\"sqlite\",\"measure\":\"contention_floor\",\"procs\":%d,\"seconds\":%.1f,"
-              "\"turns_per_s\":%.0f}\n",
-              procs, seconds, static_cast<double>(total) / seconds);
+  std::printf("{\"backend\":\"sqlite\",\"measure\":\"contention_floor\",\"procs\":%d,\"writes\":%d,"
+              "\"seconds\":%.1f,\"turns_per_s\":%.0f}\n",
+              procs, writes, seconds, static_cast<double>(total) / seconds);
   return 0;
 }
 
@@ -742,7 +824,7 @@ int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr,
                  "usage: bench_suite sqlite|postgres|redis uncontended [RUNS] [ITERS] | handoff DEPTH [ROUNDS] |"
-                 " handoff_floor DEPTH [ROUNDS] | contention PROCS [SECONDS] | sqlite contention_floor PROCS [SECONDS] |"
+                 " handoff_floor DEPTH [ROUNDS] | contention PROCS [SECONDS] | sqlite contention_floor PROCS [SECONDS] [WRITES] |"
                  " many_names [NAMES]\n");
     return 64;
   }
@@ -758,7 +840,7 @@ int main(int argc, char** argv) {
     if (what == "uncontended") rc = cmd_uncontended(static_cast<int>(arg(3, 7)), static_cast<int>(arg(4, 2000)));
     else if (what == "handoff") rc = cmd_handoff(static_cast<int>(arg(3, 1)), static_cast<int>(arg(4, 500)), static_cast<int>(arg(5, 5000)));
     else if (what == "handoff_floor") rc = cmd_handoff_floor(static_cast<int>(arg(3, 1)), static_cast<int>(arg(4, 500)), static_cast<int>(arg(5, 5000)));
-    else if (what == "contention_floor") rc = cmd_contention_floor(static_cast<int>(arg(3, 1)), arg(4, 2.0));
+    else if (what == "contention_floor") rc = cmd_contention_floor(static_cast<int>(arg(3, 1)), arg(4, 2.0), static_cast<int>(arg(5, 1)));
     else if (what == "contention") rc = cmd_contention(static_cast<int>(arg(3, 1)), arg(4, 2.0));
     else if (what == "many_names") rc = cmd_many_names(static_cast<int>(arg(3, 100000)));
     else std::fprintf(stderr, "bench_suite: unknown measure %s\n", what.c_str());
