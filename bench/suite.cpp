@@ -4,6 +4,7 @@
 //   bench_suite BACKEND uncontended [RUNS] [ITERS]
 //   bench_suite BACKEND handoff DEPTH [ROUNDS] [HOLD_US]
 //   bench_suite postgres|redis handoff_floor DEPTH [ROUNDS] [HOLD_US]
+//   bench_suite postgres handoff_floor_fenced DEPTH [ROUNDS] [HOLD_US]
 //   bench_suite BACKEND contention PROCS [SECONDS]
 //   bench_suite sqlite contention_floor PROCS [SECONDS] [WRITES]
 //   bench_suite BACKEND many_names [NAMES]
@@ -34,6 +35,8 @@
 //   unlock of one key; redis: each participant BLPOPs its own key and the
 //   holder RPUSHes to the next one's), so the growth with DEPTH that the
 //   primitive itself shows can be told from baton's.
+// handoff_floor_fenced (postgres): the same, with the lock statement also
+//   bumping a one-row counter, committed (a durable token with each grant).
 // contention: PROCS processes loop acquire/release on one name for SECONDS;
 //   total grants/s and max/min grants per process.
 // contention_floor (sqlite): PROCS processes take turns in a ring, WRITES (1
@@ -437,13 +440,30 @@ struct FloorParticipant {
 
 #if BATON_HAS_POSTGRES
 // pg_advisory_lock/unlock on one key: the server's queue picks the next.
-FloorParticipant postgres_floor_participant(const std::string& name) {
+// fenced: the lock statement also bumps a one-row counter, committed before
+// the reply (as postgres_floor(true)), so the grant carries a durable token
+// as baton's does.
+FloorParticipant postgres_floor_participant(const std::string& name, bool fenced) {
   PGconn* c = PQconnectdb(env("BATON_TEST_PG_DSN").c_str());
   if (PQstatus(c) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(c));
   auto key = std::make_shared<std::string>(std::to_string(baton::postgres::advisory_key(name)));
+  if (fenced) {
+    for (PGresult* r : {PQexec(c, "SET client_min_messages = warning; CREATE TABLE IF NOT EXISTS bench_fence"
+                                  " (k integer PRIMARY KEY, v bigint NOT NULL)"),
+                        PQprepare(c, "fenced_lock",
+                                  "INSERT INTO bench_fence AS t (k, v) SELECT 1, 1 FROM (SELECT"
+                                  " pg_advisory_lock($1::bigint)) AS g ON CONFLICT (k) DO UPDATE SET v = t.v + 1"
+                                  " RETURNING t.v",
+                                  1, nullptr)}) {
+      const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+      PQclear(r);
+      if (!ok) throw std::runtime_error(PQerrorMessage(c));
+    }
+  }
   auto exec = [=](const char* sql) {
     const char* params[] = {key->c_str()};
-    PGresult* r = PQexecParams(c, sql, 1, nullptr, params, nullptr, nullptr, 0);
+    PGresult* r = std::strcmp(sql, "fenced_lock") == 0 ? PQexecPrepared(c, sql, 1, params, nullptr, nullptr, 0)
+                                                     : PQexecParams(c, sql, 1, nullptr, params, nullptr, nullptr, 0);
     const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     std::string value = ok && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
     PQclear(r);
@@ -451,7 +471,7 @@ FloorParticipant postgres_floor_participant(const std::string& name) {
     return value;
   };
   FloorParticipant p;
-  p.wait = [=] { exec("SELECT pg_advisory_lock($1::bigint)"); };
+  p.wait = [=] { exec(fenced ? "fenced_lock" : "SELECT pg_advisory_lock($1::bigint)"); };
   p.pass = [=] { exec("SELECT pg_advisory_unlock($1::bigint)"); };
   p.close = [=] { PQfinish(c); };
   p.await_waiters = [=](int n) {
@@ -498,9 +518,13 @@ FloorParticipant redis_floor_participant(const std::string& name, int i, int par
 // and the released one waits again at the tail.
 //   postgres: pg_advisory_lock / pg_advisory_unlock of one key
 //   redis:    BLPOP on the participant's own key / RPUSH to the next one's
-int cmd_handoff_floor(int depth, int rounds, int hold_us) {
+int cmd_handoff_floor(int depth, int rounds, int hold_us, bool fenced) {
   if (g_kind != "postgres" && g_kind != "redis") {
     std::fprintf(stderr, "bench_suite: handoff_floor needs postgres or redis\n");
+    return 64;
+  }
+  if (fenced && g_kind != "postgres") {
+    std::fprintf(stderr, "bench_suite: handoff_floor_fenced is for postgres\n");
     return 64;
   }
   const std::string name = "handoff-floor-" + std::to_string(depth) + "-" + std::to_string(::getpid());
@@ -512,7 +536,7 @@ int cmd_handoff_floor(int depth, int rounds, int hold_us) {
 
   auto open = [&](int i) {
 #if BATON_HAS_POSTGRES
-    if (g_kind == "postgres") return postgres_floor_participant(name);
+    if (g_kind == "postgres") return postgres_floor_participant(name, fenced);
 #endif
 #if BATON_HAS_REDIS
     if (g_kind == "redis") return redis_floor_participant(name, i, participants);
@@ -557,7 +581,8 @@ int cmd_handoff_floor(int depth, int rounds, int hold_us) {
     });
   };
 
-  return run_handoff(make_participant, participants, *sh, samples, "handoff_floor", depth, rounds, hold_us);
+  return run_handoff(make_participant, participants, *sh, samples, fenced ? "handoff_floor_fenced" : "handoff_floor",
+                     depth, rounds, hold_us);
 }
 
 // ---- contention ----------------------------------------------------------------
@@ -824,7 +849,7 @@ int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr,
                  "usage: bench_suite sqlite|postgres|redis uncontended [RUNS] [ITERS] | handoff DEPTH [ROUNDS] |"
-                 " handoff_floor DEPTH [ROUNDS] | contention PROCS [SECONDS] | sqlite contention_floor PROCS [SECONDS] [WRITES] |"
+                 " handoff_floor[_fenced] DEPTH [ROUNDS] | contention PROCS [SECONDS] | sqlite contention_floor PROCS [SECONDS] [WRITES] |"
                  " many_names [NAMES]\n");
     return 64;
   }
@@ -839,7 +864,7 @@ int main(int argc, char** argv) {
   try {
     if (what == "uncontended") rc = cmd_uncontended(static_cast<int>(arg(3, 7)), static_cast<int>(arg(4, 2000)));
     else if (what == "handoff") rc = cmd_handoff(static_cast<int>(arg(3, 1)), static_cast<int>(arg(4, 500)), static_cast<int>(arg(5, 5000)));
-    else if (what == "handoff_floor") rc = cmd_handoff_floor(static_cast<int>(arg(3, 1)), static_cast<int>(arg(4, 500)), static_cast<int>(arg(5, 5000)));
+    else if (what == "handoff_floor" || what == "handoff_floor_fenced") rc = cmd_handoff_floor(static_cast<int>(arg(3, 1)), static_cast<int>(arg(4, 500)), static_cast<int>(arg(5, 5000)), what == "handoff_floor_fenced");
     else if (what == "contention_floor") rc = cmd_contention_floor(static_cast<int>(arg(3, 1)), arg(4, 2.0), static_cast<int>(arg(5, 1)));
     else if (what == "contention") rc = cmd_contention(static_cast<int>(arg(3, 1)), arg(4, 2.0));
     else if (what == "many_names") rc = cmd_many_names(static_cast<int>(arg(3, 100000)));

@@ -127,6 +127,8 @@ for ((rep = 1; rep <= BATON_BENCH_REPEATS; rep++)); do
     # the primitive itself shows (PostgreSQL and Redis; SQLite has none).
     if [[ $b != sqlite ]]; then
       run 120 "$suite" "$b" handoff_floor 1 500
+      # With a durable token in each grant, as baton's (PostgreSQL).
+      if [[ $b == postgres ]]; then run 120 "$suite" "$b" handoff_floor_fenced 1 500; fi
       run 60 "$suite" "$b" handoff_floor 10 200
       for d in 100 500; do run $((d == 500 ? 240 : 90)) "$suite" "$b" handoff_floor "$d" 100; done
     fi
