@@ -184,6 +184,24 @@ Floor sqlite_floor(bool write_row) {
 }
 
 #if BATON_HAS_POSTGRES
+// Prepares "fenced_lock": pg_advisory_lock($1) that also bumps a counter in
+// a one-row table and returns it, committed before the reply. Prepared, as
+// baton's statements are: a floor must not pay a parse that the code it
+// bounds does not.
+void prepare_fenced_lock(PGconn* c) {
+  for (PGresult* r : {PQexec(c, "SET client_min_messages = warning; CREATE TABLE IF NOT EXISTS bench_fence"
+                                " (k integer PRIMARY KEY, v bigint NOT NULL)"),
+                      PQprepare(c, "fenced_lock",
+                                "INSERT INTO bench_fence AS t (k, v) SELECT 1, 1 FROM (SELECT"
+                                " pg_advisory_lock($1::bigint)) AS g ON CONFLICT (k) DO UPDATE SET v = t.v + 1"
+                                " RETURNING t.v",
+                                1, nullptr)}) {
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) throw std::runtime_error(PQerrorMessage(c));
+  }
+}
+
 // fenced: the lock statement also bumps a counter in a one-row table and
 // returns it, committed before the reply (one round trip, as baton's
 // acquire): the least a lock with a durable fencing token costs here, so
@@ -192,20 +210,7 @@ Floor postgres_floor(bool fenced) {
   PGconn* c = PQconnectdb(env("BATON_TEST_PG_DSN").c_str());
   if (PQstatus(c) != CONNECTION_OK) std::abort();
   auto key = std::make_shared<std::string>(std::to_string(baton::postgres::advisory_key("bench-floor")));
-  if (fenced) {
-    // Prepared, as baton's statements are: the floor must not pay a parse
-    // that the code it bounds does not.
-    for (PGresult* r : {PQexec(c, "SET client_min_messages = warning; CREATE TABLE IF NOT EXISTS bench_fence"
-                                  " (k integer PRIMARY KEY, v bigint NOT NULL)"),
-                        PQprepare(c, "fenced_lock",
-                                  "INSERT INTO bench_fence AS t (k, v) SELECT 1, 1 FROM (SELECT"
-                                  " pg_advisory_lock($1::bigint)) AS g ON CONFLICT (k) DO UPDATE SET v = t.v + 1"
-                                  " RETURNING t.v",
-                                  1, nullptr)}) {
-      if (PQresultStatus(r) != PGRES_COMMAND_OK) std::abort();
-      PQclear(r);
-    }
-  }
+  if (fenced) prepare_fenced_lock(c);
   Floor f;
   f.pair = [=] {
     const char* params[] = {key->c_str()};
@@ -447,19 +452,7 @@ FloorParticipant postgres_floor_participant(const std::string& name, bool fenced
   PGconn* c = PQconnectdb(env("BATON_TEST_PG_DSN").c_str());
   if (PQstatus(c) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(c));
   auto key = std::make_shared<std::string>(std::to_string(baton::postgres::advisory_key(name)));
-  if (fenced) {
-    for (PGresult* r : {PQexec(c, "SET client_min_messages = warning; CREATE TABLE IF NOT EXISTS bench_fence"
-                                  " (k integer PRIMARY KEY, v bigint NOT NULL)"),
-                        PQprepare(c, "fenced_lock",
-                                  "INSERT INTO bench_fence AS t (k, v) SELECT 1, 1 FROM (SELECT"
-                                  " pg_advisory_lock($1::bigint)) AS g ON CONFLICT (k) DO UPDATE SET v = t.v + 1"
-                                  " RETURNING t.v",
-                                  1, nullptr)}) {
-      const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-      PQclear(r);
-      if (!ok) throw std::runtime_error(PQerrorMessage(c));
-    }
-  }
+  if (fenced) prepare_fenced_lock(c);
   auto exec = [=](const char* sql) {
     const char* params[] = {key->c_str()};
     PGresult* r = std::strcmp(sql, "fenced_lock") == 0 ? PQexecPrepared(c, sql, 1, params, nullptr, nullptr, 0)
