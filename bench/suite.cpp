@@ -453,18 +453,27 @@ FloorParticipant postgres_floor_participant(const std::string& name, bool fenced
   if (PQstatus(c) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(c));
   auto key = std::make_shared<std::string>(std::to_string(baton::postgres::advisory_key(name)));
   if (fenced) prepare_fenced_lock(c);
-  auto exec = [=](const char* sql) {
-    const char* params[] = {key->c_str()};
-    PGresult* r = std::strcmp(sql, "fenced_lock") == 0 ? PQexecPrepared(c, sql, 1, params, nullptr, nullptr, 0)
-                                                     : PQexecParams(c, sql, 1, nullptr, params, nullptr, nullptr, 0);
+  // The single value of a statement's result, or throws.
+  auto value_of = [=](PGresult* r) {
     const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     std::string value = ok && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
     PQclear(r);
     if (!ok) throw std::runtime_error(PQerrorMessage(c));
     return value;
   };
+  auto exec = [=](const char* sql) {
+    const char* params[] = {key->c_str()};
+    return value_of(PQexecParams(c, sql, 1, nullptr, params, nullptr, nullptr, 0));
+  };
   FloorParticipant p;
-  p.wait = [=] { exec(fenced ? "fenced_lock" : "SELECT pg_advisory_lock($1::bigint)"); };
+  if (fenced) {
+    p.wait = [=] {
+      const char* params[] = {key->c_str()};
+      value_of(PQexecPrepared(c, "fenced_lock", 1, params, nullptr, nullptr, 0));
+    };
+  } else {
+    p.wait = [=] { exec("SELECT pg_advisory_lock($1::bigint)"); };
+  }
   p.pass = [=] { exec("SELECT pg_advisory_unlock($1::bigint)"); };
   p.close = [=] { PQfinish(c); };
   p.await_waiters = [=](int n) {
