@@ -664,10 +664,12 @@ int cmd_contention(int procs, double seconds) {
 // row; COMMIT, prepared), then a futex wake-up of the next process in the
 // ring. With WRITES = 2 the process then makes a second write transaction
 // (another row) before it sleeps: the re-queue. That is what a lock whose
-// queue is a table of waiter rows (DESIGN.md's SQLite algorithm) needs at
-// least for every contended grant: the hand-off and the released process's
-// waiter row, and it is what the contention measure's loop does (release,
-// then acquire again at once). One process hands the turn to itself (no
+// queue is a table of waiter rows each waiter writes itself (DESIGN.md's
+// SQLite algorithm) needs at least for every contended grant: the hand-off
+// and the released process's waiter row, as the contention measure's loop
+// does (release, then acquire again at once). Baton's waiters post their
+// row for the next writer to insert (wake.hpp), so baton makes one write a
+// contended grant, as WRITES = 1. One process hands the turn to itself (no
 // wake-up), so WRITES = 2 with PROCS = 1 is an acquire+release's two
 // writes. No queue reads, no liveness, no lease. A busy writer sleeps on a
 // futex until a write transaction ends, as baton's do (wake.hpp), so the

@@ -151,7 +151,8 @@ for ((rep = 1; rep <= BATON_BENCH_REPEATS; rep++)); do
     done
     # SQLite: the bare primitive of a FIFO hand-off between processes (one
     # write transaction and one futex wake-up per turn; then with the second
-    # write a queue of waiter rows needs per grant), for the same counts.
+    # write a queue of waiter rows needs per grant when each waiter writes
+    # its own), for the same counts.
     if [[ $b == sqlite ]]; then
       for w in 1 2; do
         for p in 1 2 4 8 16; do run 60 "$suite" sqlite contention_floor "$p" "$BATON_BENCH_SECONDS" "$w"; done

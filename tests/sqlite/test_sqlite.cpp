@@ -28,6 +28,12 @@ using baton::Clock;
 
 namespace {
 
+// A waiter row written by hand takes its ticket from the counter, as the
+// backend's own do (tickets are the key of baton_waiters since version 3).
+const std::string next_ticket_sql =
+    "UPDATE baton_holders SET token = token + 1 WHERE name = CAST('__baton.ticket' AS BLOB)";
+const std::string ticket_sql = "(SELECT token FROM baton_holders WHERE name = CAST('__baton.ticket' AS BLOB))";
+
 // A fresh directory per test, removed afterwards.
 struct TempDir {
   fs::path path;
@@ -112,7 +118,7 @@ TEST_CASE("a new database file gets the schema in WAL mode") {
   for (const char* table : {"baton_meta", "baton_waiters", "baton_holders"}) {
     CHECK(raw.scalar(std::string("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='") + table + "'") == 1);
   }
-  CHECK(raw.text("SELECT value FROM baton_meta WHERE key='schema_version'") == "2");
+  CHECK(raw.text("SELECT value FROM baton_meta WHERE key='schema_version'") == "3");
   CHECK_FALSE(raw.text("SELECT value FROM baton_meta WHERE key='boot_id'").empty());
   CHECK(backend->kind() == "sqlite");
   // Opening again is harmless.
@@ -193,14 +199,67 @@ TEST_CASE("a version 1 file keeps its tokens growing when opened by this version
   CHECK(*token == 5001);
   CHECK(a->release());
   Raw raw(dir.db());
-  CHECK(raw.text("SELECT value FROM baton_meta WHERE key='schema_version'") == "2");
-  // Deleting the counter row by hand loses the count, so tokens jump 2^32
-  // ahead as after a reboot rather than start again.
+  CHECK(raw.text("SELECT value FROM baton_meta WHERE key='schema_version'") == "3");
+  // Deleting the counter row by hand loses the count (since version 3 the
+  // file keeps no other: version 1's sqlite_sequence went with its waiters
+  // table), so tokens jump 2^32 ahead of the highest the tables still show,
+  // as after a reboot, rather than start again.
   raw.exec("DELETE FROM baton_holders");
   token = a->try_acquire(30s);
   REQUIRE(token.has_value());
-  CHECK(*token == 5001 + (std::uint64_t{1} << 32));
+  CHECK(*token == 1 + (std::uint64_t{1} << 32));
+  CHECK(*token > 5001);
   CHECK(a->release());
+}
+
+TEST_CASE("a version 2 file is rebuilt as version 3 with its queue in order") {
+  // Version 2 kept waiters in a rowid table (AUTOINCREMENT ticket, index on
+  // name and ticket); version 3 keys them by (name, ticket). Rows queued in
+  // a version 2 file must keep their tickets, so their order and tokens.
+  TempDir dir;
+  const auto far = std::to_string(boottime_ns() + 600'000'000'000);
+  {
+    Raw raw(dir.db());
+    raw.exec(
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE baton_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+        "CREATE TABLE baton_waiters(ticket INTEGER PRIMARY KEY AUTOINCREMENT, name BLOB NOT NULL, owner TEXT NOT NULL,"
+        "  host TEXT NOT NULL, pid INTEGER NOT NULL, proc_pid INTEGER NOT NULL, proc_start INTEGER, pid_ns TEXT NOT NULL,"
+        "  boot_id TEXT NOT NULL, heartbeat_deadline INTEGER NOT NULL, ttl_ms INTEGER);"
+        "CREATE INDEX baton_waiters_by_name ON baton_waiters(name, ticket);"
+        "CREATE TABLE baton_holders(name BLOB PRIMARY KEY, token INTEGER NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL,"
+        "  pid INTEGER NOT NULL, proc_pid INTEGER NOT NULL, proc_start INTEGER, pid_ns TEXT NOT NULL,"
+        "  boot_id TEXT NOT NULL, acquired_at INTEGER NOT NULL, expires_at INTEGER) WITHOUT ROWID;"
+        "INSERT INTO baton_holders VALUES(CAST('__baton.ticket' AS BLOB), 12, '', '', 0, 0, NULL, '', '', 0, NULL);"
+        // Two waiters of another host (no pid check), tickets 10 and 11.
+        "INSERT INTO baton_waiters VALUES(11, CAST('q' AS BLOB), 'second', 'elsewhere', 1, 1, NULL, 'pid:[elsewhere]',"
+        "  'test-boot', " + far + ", 30000);"
+        "INSERT INTO baton_waiters VALUES(10, CAST('q' AS BLOB), 'first', 'elsewhere', 1, 1, NULL, 'pid:[elsewhere]',"
+        "  'test-boot', " + far + ", 30000);"
+        "INSERT INTO baton_meta VALUES('schema_version', '2');"
+        "INSERT INTO baton_meta VALUES('boot_id', 'test-boot');");
+  }
+  auto opts = options_for(dir.db());
+  opts.boot_id = "test-boot";
+  auto backend = baton::sqlite::make_backend(opts);
+  Raw raw(dir.db());
+  CHECK(raw.text("SELECT value FROM baton_meta WHERE key='schema_version'") == "3");
+  CHECK(raw.scalar("SELECT count(*) FROM pragma_table_info('baton_waiters') WHERE pk > 0") == 2);
+  CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name IN ('baton_waiters_by_name', 'baton_waiters_v2')") == 0);
+  CHECK(raw.text("SELECT group_concat(owner || ':' || ticket, ',') FROM (SELECT owner, ticket FROM baton_waiters "
+                 "ORDER BY name, ticket)") == "first:10,second:11");
+  CHECK(backend->inspect("q").waiters == 2);
+  // The queue still stands: nobody jumps it, and new tokens stay above.
+  auto late = backend->open("q", owner("late"));
+  CHECK_FALSE(late->try_acquire(30s));
+  auto other = backend->open("other", owner("other"));
+  auto token = other->try_acquire(30s);
+  REQUIRE(token.has_value());
+  CHECK(*token == 13);
+  CHECK(other->release());
+  // Opening it again changes nothing.
+  auto again = baton::sqlite::make_backend(opts);
+  CHECK(again->inspect("q").waiters == 2);
 }
 
 TEST_CASE("a path that cannot be opened is BackendUnavailable naming the file") {
@@ -434,8 +493,9 @@ TEST_CASE("a waiter whose heartbeat stopped is pruned, a live one is not") {
     // A waiter of another host (so no pid check) that stops beating 300 ms
     // from now, queued ahead of `next`.
     Raw raw(dir.db());
-    raw.exec("INSERT INTO baton_waiters(name, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, heartbeat_deadline) "
-             "VALUES(CAST('q' AS BLOB), 'ghost', 'elsewhere', 1, 1, NULL, 'pid:[elsewhere]', 'test-boot', " +
+    raw.exec(next_ticket_sql);
+    raw.exec("INSERT INTO baton_waiters(name, ticket, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, heartbeat_deadline) "
+             "VALUES(CAST('q' AS BLOB), " + ticket_sql + ", 'ghost', 'elsewhere', 1, 1, NULL, 'pid:[elsewhere]', 'test-boot', " +
              std::to_string(boottime_ns() + 300'000'000) + ")");
     CHECK(backend->inspect("q").waiters == 1);
     CHECK(holder->release());
@@ -462,8 +522,9 @@ TEST_CASE("a waiter whose heartbeat stopped is pruned, a live one is not") {
       ns.assign(buffer, static_cast<std::size_t>(n));
     }
     Raw raw(dir.db());
-    raw.exec("INSERT INTO baton_waiters(name, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, heartbeat_deadline) "
-             "VALUES(CAST('q' AS BLOB), 'gone', 'test-host', " + std::to_string(child) + ", " + std::to_string(child) +
+    raw.exec(next_ticket_sql);
+    raw.exec("INSERT INTO baton_waiters(name, ticket, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, heartbeat_deadline) "
+             "VALUES(CAST('q' AS BLOB), " + ticket_sql + ", 'gone', 'test-host', " + std::to_string(child) + ", " + std::to_string(child) +
              ", NULL, '" + ns + "', 'test-boot', " + std::to_string(boottime_ns() + 60'000'000'000) + ")");
     CHECK(backend->inspect("q").waiters == 0);
     CHECK(holder->release());
@@ -541,6 +602,69 @@ TEST_CASE("a timed-out or stopped acquire leaves no row") {
   CHECK(raw.scalar("SELECT count(*) FROM baton_waiters") == 0);
   CHECK(backend->inspect("t").waiters == 0);
   CHECK(holder->release());
+}
+
+TEST_CASE("waiters that post their row: one that gives up or dies leaves nothing behind") {
+  // With a waiter queued already, the next one posts its row in the wake
+  // file for the releaser to insert (wake.hpp's join requests) instead of
+  // writing it. Whatever becomes of such a waiter, the queue must end up as
+  // if it had written its row itself.
+  TempDir dir;
+  auto opts = options_for(dir.db());
+  // No heartbeat (which also takes up posted requests) within the test.
+  opts.heartbeat_interval = 20s;
+  auto backend = baton::sqlite::make_backend(opts);
+  auto holder = backend->open("j", owner("holder"));
+  REQUIRE(holder->acquire(Clock::now() + 1s, 30s, {}));
+  Raw raw(dir.db());
+  auto first = backend->open("j", owner("first"));
+  std::optional<std::uint64_t> first_got;
+  std::thread first_thread([&] { first_got = first->acquire(Clock::now() + 20s, 30s, {}); });
+  for (int i = 0; i < 500 && raw.scalar("SELECT count(*) FROM baton_waiters") != 1; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(raw.scalar("SELECT count(*) FROM baton_waiters") == 1);
+  const auto waiters_become = [&](std::size_t n) {
+    for (int i = 0; i < 300 && backend->inspect("j").waiters != n; ++i) std::this_thread::sleep_for(10ms);
+    return backend->inspect("j").waiters;
+  };
+
+  SECTION("gives up while posted, or after it wrote its row") {
+    auto quitter = backend->open("j", owner("quitter"));
+    // 20 ms: before it would write its row itself (50 ms); 300 ms: after.
+    for (auto patience : {20ms, 300ms}) {
+      INFO("patience " << patience.count() << " ms");
+      CHECK_FALSE(quitter->acquire(Clock::now() + patience, 30s, {}));
+      CHECK(raw.scalar("SELECT count(*) FROM baton_waiters WHERE owner = 'quitter'") == 0);
+      CHECK(backend->inspect("j").waiters == 1);
+    }
+  }
+  SECTION("is killed while posted") {
+    pid_t child = fork();
+    if (child == 0) {
+      try {
+        auto b = baton::sqlite::make_backend(opts);
+        auto lock = b->open("j", owner("doomed"));
+        (void)lock->acquire(Clock::now() + 30s, 30s, {});
+      } catch (...) {
+      }
+      _exit(1);
+    }
+    REQUIRE(child > 0);
+    CHECK(waiters_become(2) == 2);
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    CHECK(waiters_become(1) == 1);
+  }
+
+  // The first waiter gets the lock, and after it nobody is in line: a dead
+  // or departed waiter's request (or row) is no waiter.
+  CHECK(holder->release());
+  first_thread.join();
+  REQUIRE(first_got);
+  CHECK(first->release());
+  auto next = backend->open("j", owner("next"));
+  CHECK(next->try_acquire(30s));
+  CHECK(backend->inspect("j").waiters == 0);
+  CHECK(next->release());
 }
 
 TEST_CASE("a release hands the lock to the first waiter and one that gave up passes it on") {

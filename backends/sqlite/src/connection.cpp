@@ -38,10 +38,10 @@ constexpr const char* sql_text[] = {
     // insert_waiter
     "INSERT INTO baton_waiters(name, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, heartbeat_deadline, "
     "ticket, ttl_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    // beat: ?1 ticket, ?2 new heartbeat deadline
-    "UPDATE baton_waiters SET heartbeat_deadline = ?2 WHERE ticket = ?1",
-    // delete_waiter: ?1 ticket
-    "DELETE FROM baton_waiters WHERE ticket = ?1",
+    // beat: ?1 ticket, ?2 new heartbeat deadline, ?3 name
+    "UPDATE baton_waiters SET heartbeat_deadline = ?2 WHERE name = ?3 AND ticket = ?1",
+    // delete_waiter: ?1 ticket, ?2 name
+    "DELETE FROM baton_waiters WHERE name = ?2 AND ticket = ?1",
     // holder_row: ?1 name, ?2 now; the row (live or not), whether it is
     // live, and whose it is (a grant handed to a waiter by its releaser)
     "SELECT expires_at, ifnull(expires_at > ?2, 1) AND " BATON_ALIVE("") ", token, owner FROM baton_holders "
@@ -86,14 +86,19 @@ constexpr const char* sql_text[] = {
     "UPDATE baton_holders SET token = token + 1 WHERE name = " BATON_TICKET_COUNTER,
     // read_ticket
     "SELECT token FROM baton_holders WHERE name = " BATON_TICKET_COUNTER,
-    // hand_off: ?1 ticket, ?2 wall ms, ?3 now; the waiter's row becomes the
+    // hand_off: ?1 ticket, ?2 wall ms, ?3 now, ?4 name; the waiter's row becomes the
     // holder row, its ticket the token, its own ttl the lease (negative:
     // forever). A row without ttl_ms (written by hand or by an older
     // version, which would not recognise a grant made for it) is left alone.
     "INSERT OR REPLACE INTO baton_holders(name, token, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, "
     "acquired_at, expires_at) SELECT name, ticket, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, ?2, "
     "CASE WHEN ttl_ms < 0 THEN NULL ELSE ?3 + ttl_ms * 1000000 END FROM baton_waiters "
-    "WHERE ticket = ?1 AND ttl_ms IS NOT NULL",
+    "WHERE name = ?4 AND ticket = ?1 AND ttl_ms IS NOT NULL",
+    // own_ticket: ?1 name, ?2 owner, ?3 now; the row a writer queued for a
+    // posted join request of this owner (wake.hpp), or the live grant a
+    // release made of it. An owner waits for one name at a time.
+    "SELECT ticket FROM baton_waiters WHERE name = ?1 AND owner = ?2 UNION ALL "
+    "SELECT token FROM baton_holders WHERE name = ?1 AND owner = ?2 AND ifnull(expires_at > ?3, 1) LIMIT 1",
 };
 static_assert(std::size(sql_text) == static_cast<std::size_t>(Sql::count_));
 

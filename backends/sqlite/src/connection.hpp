@@ -61,6 +61,7 @@ enum class Sql : std::size_t {
   next_ticket,
   read_ticket,
   hand_off,
+  own_ticket,
   count_,
 };
 

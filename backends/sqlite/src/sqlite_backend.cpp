@@ -4,9 +4,10 @@
 //
 //   baton_meta     key -> value: "schema_version", and "boot_id", the boot
 //                  of the last process that opened the file.
-//   baton_waiters  one row per queued acquire. `ticket` comes from the
-//                  ticket counter: the queue order, and also the fencing
-//                  token of the grant the waiter eventually gets.
+//   baton_waiters  one row per queued acquire, keyed by (name, ticket).
+//                  `ticket` comes from the ticket counter: the queue order,
+//                  and also the fencing token of the grant the waiter
+//                  eventually gets.
 //                  The counter only grows, whatever rows are deleted, so
 //                  tokens strictly increase across names, clears and
 //                  restarts. `heartbeat_deadline`: the waiter is dead after
@@ -26,7 +27,12 @@
 // acquire is one write transaction (see nobody live holds or waits, advance
 // the ticket counter, write the holder row: one dirty page while the holders
 // table fits in one), a release one write transaction. A contended acquire
-// queues a waiter row in its first transaction. A release that finds a live
+// queues a waiter row in its first transaction, or, when others wait already
+// (so the lock is most likely held), posts the row as a join request in the
+// wake file (wake.hpp) and sleeps: the next write transaction on the name,
+// usually the release that hands the lock on, inserts it, in posting order,
+// before it looks at the queue. A lock that changes hands back to back then
+// costs one write transaction per grant, not two. A release that finds a live
 // waiter hands the lock over in its own transaction: the first live
 // waiter's row becomes the holder row, and the waiter finds its grant with a
 // read when it is woken (hand_off()). A lock freed any other way (a lease
@@ -34,10 +40,10 @@
 // itself, in a write transaction that purges dead rows in front of it. A
 // waiter does not write while it waits, except a heartbeat each heartbeat
 // interval: it sleeps on a futex in the wake file (wake.hpp) that whoever
-// frees the lock wakes, checks `PRAGMA data_version` (a read of the shared
-// WAL index, no I/O), re-checks its place with plain reads when something
-// changed or a lease or heartbeat it waits behind runs out, and only then
-// takes the write lock. Without the wake file it polls data_version instead.
+// frees the lock wakes (a hand-off also records the grant there, so the new
+// holder need not read it), re-checks its place with plain reads when woken
+// or when a lease or heartbeat it waits behind runs out, and only then takes
+// the write lock. Without the wake file it polls `PRAGMA data_version`.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -66,7 +72,7 @@ using detail::Query;
 using detail::Sql;
 using detail::WakeBoard;
 
-constexpr std::int64_t schema_version = 2;
+constexpr std::int64_t schema_version = 3;
 constexpr std::int64_t no_ticket = std::numeric_limits<std::int64_t>::max();
 
 // After a reboot the token counter jumps this far ahead (see open_database).
@@ -76,15 +82,18 @@ constexpr std::int64_t reboot_token_gap = std::int64_t{1} << 32;
 // nothing was written, so a holder that died by SIGKILL (which writes
 // nothing) is noticed quickly through its pid.
 constexpr auto head_liveness_probe = 50ms;
-// Waiters further back only need a change (which data_version reports) to
-// move up; this is just a safety net.
+// Waiters further back only need a change to move up; this is just a safety
+// net.
 constexpr auto queue_liveness_probe = 1s;
 // With the wake board (wake.hpp), whoever frees a lock wakes the first live
-// waiter, so waiters sleep on their futex and poll only as a safety net for a
-// wake that never came (its sender died between commit and wake): the head
-// as often as it probes the holder's pid, the others as the probe above.
-// Before it sleeps, the head spins this long watching its word.
-constexpr auto head_spin = 50us;
+// waiter, a hand-off also the waiter after it, so waiters sleep on their
+// futex and look only when woken or as a safety net for a wake that never
+// came (its sender died between commit and wake): the head as often as it
+// probes the holder's pid, the others as the probe above. They do not poll
+// `PRAGMA data_version` then, nor spin before they sleep: with 8 processes
+// on 2 vCPUs either cost more than it saved (each data_version check takes
+// the WAL read lock, two fcntl() calls; a spinning waiter takes the CPU the
+// holder needs), measured at 7,500 against 12,200 grants/s.
 
 // Options with defaults applied and the path made absolute, so every
 // connection opened later (lazily, maybe after a chdir) opens the same file.
@@ -155,23 +164,50 @@ void set_meta(Connection& conn, const char* key, const std::string& value) {
 // "__baton.ticket" (no lock can have it) rather than the AUTOINCREMENT
 // counter in sqlite_sequence: that way, with the few names of most uses, the
 // counter and the holder rows share one B-tree page, and an uncontended
-// acquire dirties one page, not two. baton_waiters keeps its AUTOINCREMENT
-// key; tickets are inserted explicitly.
+// acquire dirties one page, not two. Tickets are inserted explicitly into
+// baton_waiters, which since version 3 is one B-tree keyed by (name,
+// ticket): versions 1 and 2 had a rowid table with an AUTOINCREMENT ticket
+// and an index on (name, ticket), so each waiter row written or deleted
+// dirtied three pages (table, index, sqlite_sequence) where it now dirties
+// one, and a contended hand-off commits half the pages.
+
+// baton_waiters' columns (version 3).
+#define BATON_WAITERS_COLUMNS                                                                                  \
+  "name BLOB NOT NULL, ticket INTEGER NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL," \
+  "  proc_pid INTEGER NOT NULL, proc_start INTEGER, pid_ns TEXT NOT NULL, boot_id TEXT NOT NULL,"             \
+  "  heartbeat_deadline INTEGER NOT NULL, ttl_ms INTEGER, PRIMARY KEY(name, ticket)"
+
+bool table_exists(Connection& conn, const char* name) {
+  Query q(conn, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+  q.bind_text(1, name);
+  return q.step();
+}
 
 // Creates the counter row if missing, above every ticket or token the file
 // still shows (including version 1's sqlite_sequence counter) plus `gap`.
 // Missing in a version 2 file, the row was deleted by hand, and with it the
 // memory of tokens whose rows are gone too: those get the reboot gap.
 void seed_counter(Connection& conn, std::int64_t gap) {
-  Query(conn,
-        "INSERT INTO baton_holders(name, token, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, "
-        "acquired_at, expires_at) SELECT " BATON_TICKET_COUNTER ", max("
-        "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'baton_waiters'), 0), "
-        "coalesce((SELECT max(ticket) FROM baton_waiters), 0), "
-        "coalesce((SELECT max(token) FROM baton_holders), 0)) + ?1, '', '', 0, 0, NULL, '', '', 0, NULL "
-        "WHERE NOT EXISTS (SELECT 1 FROM baton_holders WHERE name = " BATON_TICKET_COUNTER ")")
+  // sqlite_sequence exists only in files that had an AUTOINCREMENT table.
+  const bool sequence = table_exists(conn, "sqlite_sequence");
+  Query(conn, sequence ? "INSERT INTO baton_holders(name, token, owner, host, pid, proc_pid, proc_start, pid_ns, "
+                         "boot_id, acquired_at, expires_at) SELECT " BATON_TICKET_COUNTER ", max("
+                         "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'baton_waiters'), 0), "
+                         "coalesce((SELECT max(ticket) FROM baton_waiters), 0), "
+                         "coalesce((SELECT max(token) FROM baton_holders), 0)) + ?1, '', '', 0, 0, NULL, '', '', 0, "
+                         "NULL WHERE NOT EXISTS (SELECT 1 FROM baton_holders WHERE name = " BATON_TICKET_COUNTER ")"
+                       : "INSERT INTO baton_holders(name, token, owner, host, pid, proc_pid, proc_start, pid_ns, "
+                         "boot_id, acquired_at, expires_at) SELECT " BATON_TICKET_COUNTER ", max("
+                         "coalesce((SELECT max(ticket) FROM baton_waiters), 0), "
+                         "coalesce((SELECT max(token) FROM baton_holders), 0)) + ?1, '', '', 0, 0, NULL, '', '', 0, "
+                         "NULL WHERE NOT EXISTS (SELECT 1 FROM baton_holders WHERE name = " BATON_TICKET_COUNTER ")")
       .bind(1, gap)
       .run();
+}
+
+// Whether baton_waiters is version 3's table (keyed by name and ticket).
+bool waiters_keyed_by_name(Connection& conn) {
+  return Query(conn, "SELECT 1 FROM pragma_table_info('baton_waiters') WHERE name = 'name' AND pk = 1").step();
 }
 
 // Whether baton_waiters has version 2's ttl_ms column (version 1 had not).
@@ -189,11 +225,11 @@ bool database_ready(Connection& conn) {
   return conn.read([&] {
     {
       Query tables(conn,
-                   "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'index') AND name IN "
-                   "('baton_meta', 'baton_waiters', 'baton_holders', 'baton_waiters_by_name')");
-      if (!tables.step() || tables.int64(0) != 4) return false;
+                   "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                   "('baton_meta', 'baton_waiters', 'baton_holders')");
+      if (!tables.step() || tables.int64(0) != 3) return false;
     }
-    if (!has_ttl_column(conn)) return false;
+    if (!has_ttl_column(conn) || !waiters_keyed_by_name(conn)) return false;
     if (meta(conn, "schema_version") != std::to_string(schema_version)) return false;
     if (meta(conn, "boot_id") != conn.identity().boot_id) return false;
     return Query(conn, Sql::read_ticket).step();
@@ -218,12 +254,7 @@ void open_database(Connection& conn, WakeBoard* board) {
   conn.write([&] {
     conn.exec(
         "CREATE TABLE IF NOT EXISTS baton_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-        "CREATE TABLE IF NOT EXISTS baton_waiters("
-        "  ticket INTEGER PRIMARY KEY AUTOINCREMENT,"
-        "  name BLOB NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,"
-        "  proc_pid INTEGER NOT NULL, proc_start INTEGER, pid_ns TEXT NOT NULL, boot_id TEXT NOT NULL,"
-        "  heartbeat_deadline INTEGER NOT NULL, ttl_ms INTEGER);"
-        "CREATE INDEX IF NOT EXISTS baton_waiters_by_name ON baton_waiters(name, ticket);"
+        "CREATE TABLE IF NOT EXISTS baton_waiters(" BATON_WAITERS_COLUMNS ") WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS baton_holders("
         "  name BLOB PRIMARY KEY, token INTEGER NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL,"
         "  pid INTEGER NOT NULL, proc_pid INTEGER NOT NULL, proc_start INTEGER, pid_ns TEXT NOT NULL,"
@@ -233,15 +264,26 @@ void open_database(Connection& conn, WakeBoard* board) {
       conn.exec("ALTER TABLE baton_waiters ADD COLUMN ttl_ms INTEGER");
     }
     auto version = meta(conn, "schema_version");
-    // Version 1 kept the counter in sqlite_sequence; seed_counter() carries
-    // it over.
-    seed_counter(conn, version && *version != "1" ? reboot_token_gap : 0);
-    if (!version || *version == "1") {
-      set_meta(conn, "schema_version", std::to_string(schema_version));
-    } else if (*version != std::to_string(schema_version)) {
+    if (version && *version != "1" && *version != "2" && *version != std::to_string(schema_version)) {
       throw BackendError("sqlite: " + conn.path().string() + " has baton schema version " + *version +
-                         ", this build knows only version " + std::to_string(schema_version));
+                         ", this build knows only versions 1 to " + std::to_string(schema_version));
     }
+    // Version 1 kept the counter in sqlite_sequence; seed_counter() carries
+    // it over (before the table that owned it goes below).
+    seed_counter(conn, version && *version != "1" ? reboot_token_gap : 0);
+    if (!waiters_keyed_by_name(conn)) {
+      // Versions 1 and 2: rebuild baton_waiters as one B-tree. Queued rows
+      // keep their tickets, so their order and tokens; dropping the old
+      // table drops its index and its sqlite_sequence row.
+      conn.exec(
+          "ALTER TABLE baton_waiters RENAME TO baton_waiters_v2;"
+          "CREATE TABLE baton_waiters(" BATON_WAITERS_COLUMNS ") WITHOUT ROWID;"
+          "INSERT INTO baton_waiters(name, ticket, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, "
+          "heartbeat_deadline, ttl_ms) SELECT name, ticket, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, "
+          "heartbeat_deadline, ttl_ms FROM baton_waiters_v2;"
+          "DROP TABLE baton_waiters_v2;");
+    }
+    if (version != std::to_string(schema_version)) set_meta(conn, "schema_version", std::to_string(schema_version));
     const std::string& boot = conn.identity().boot_id;
     auto last_boot = meta(conn, "boot_id");
     if (last_boot && *last_boot != boot) {
@@ -265,6 +307,85 @@ void open_database(Connection& conn, WakeBoard* board) {
     }
     if (!last_boot || *last_boot != boot) set_meta(conn, "boot_id", boot);
   });
+}
+
+// Inside a write transaction: the next ticket. For a grant that never
+// queues, that is the whole cost of fairness: one row update on the page the
+// holder row goes to.
+std::int64_t take_ticket(Connection& c) {
+  for (int attempt = 0;; ++attempt) {
+    Query(c, Sql::next_ticket).run();
+    {
+      Query read(c, Sql::read_ticket);
+      if (read.step()) return read.int64(0);
+    }
+    // Someone deleted the counter row.
+    if (attempt > 0) throw BackendError("sqlite: " + c.path().string() + ": cannot recreate the ticket counter");
+    seed_counter(c, reboot_token_gap);
+  }
+}
+
+// Inside a write transaction: the waiter row of `r` with `ticket`, alive for
+// three of its heartbeats from `now`.
+void insert_waiter_row(Connection& c, const detail::JoinRequest& r, std::int64_t ticket, std::int64_t now) {
+  Query(c, Sql::insert_waiter)
+      .bind_blob(1, r.name)
+      .bind_text(2, r.owner)
+      .bind_text(3, r.host)
+      .bind(4, r.owner_pid)
+      .bind(5, r.proc_pid)
+      .bind(6, r.proc_start)
+      .bind_text(7, r.pid_ns)
+      .bind_text(8, r.boot_id)
+      .bind(9, now + 3 * r.heartbeat_ms * 1'000'000)
+      .bind(10, ticket)
+      .bind(11, r.ttl_ms)
+      .run();
+}
+
+// Inside a write transaction on `name`, before it looks at the queue: queues
+// every join request posted for `name` (wake.hpp), oldest first, so a row
+// written now never overtakes a request posted before it. With `own` (the
+// caller's own request, `owner` its owner), returns the caller's ticket:
+// that of the row queued for it now, or by an earlier writer whose claim
+// had not been settled yet; 0 without `own`.
+std::int64_t absorb(const Shared& shared, Connection& c, WakeBoard::Claims& claims, std::string_view name,
+                    std::int64_t now, std::optional<int> own = std::nullopt, std::string_view owner = {}) {
+  if (!shared.board) return 0;
+  claims.claim(name);
+  auto& items = claims.items();
+  std::int64_t mine = 0;
+  bool own_claimed = false;
+  if (own) {
+    own_claimed = std::any_of(items.begin(), items.end(), [&](const auto& i) { return i.entry == *own; });
+    if (!own_claimed) {
+      // Not posted any more: a writer took it up (its row tells) or took it
+      // and rolled back (no row: ours to write now; we hold the write lock,
+      // so no claim can still commit).
+      Query q(c, Sql::own_ticket);
+      q.bind_blob(1, name).bind_text(2, owner).bind(3, now);
+      if (q.step()) {
+        mine = q.int64(0);
+      } else {
+        claims.claim_own(*own);
+        std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+        own_claimed = true;
+      }
+    }
+  }
+  for (auto& item : items) {
+    if (item.ticket != 0) continue;
+    claims.assign(item, take_ticket(c));
+    insert_waiter_row(c, claims.request(item), item.ticket, now);
+    if (own && own_claimed && item.entry == *own) mine = item.ticket;
+  }
+  return mine;
+}
+
+// The ticket counter as the current transaction sees it (0: no counter).
+std::int64_t ticket_counter(Connection& c) {
+  Query q(c, Sql::read_ticket);
+  return q.step() ? q.int64(0) : 0;
 }
 
 // What one look at a name's queue found, from the point of view of one
@@ -306,6 +427,8 @@ std::optional<std::int64_t> first_live_waiter(Connection& c, std::string_view na
 // of this name waits, that is one memory load. A hint only: never throws.
 void wake_first(const Shared& shared, Connection& c, std::string_view name) noexcept {
   if (!shared.board || !shared.board->may_have_waiters(name)) return;
+  // Posted join requests nobody took up: their posters look for themselves.
+  shared.board->wake_joiners(name);
   try {
     if (auto ticket = c.read([&] { return first_live_waiter(c, name, detail::boottime_ns()); })) {
       shared.board->wake(*ticket);
@@ -322,7 +445,7 @@ struct HandOff {
   std::int64_t next = 0;
   void wake(WakeBoard* board) const noexcept {
     if (board == nullptr) return;
-    if (to != 0) board->wake(to);
+    if (to != 0) board->hand_over(to);
     if (next != 0) board->wake(next);
   }
 };
@@ -334,16 +457,21 @@ struct HandOff {
 // hand-off costs one transaction fewer, and the waiter's wake-up is no
 // longer followed by a write on the hand-off's critical path. The waiter
 // after it is woken too, so it is up and watching when its turn comes.
-HandOff hand_off(const Shared& shared, Connection& c, std::string_view name, std::int64_t now) {
+HandOff hand_off(const Shared& shared, Connection& c, WakeBoard::Claims& claims, std::string_view name,
+                 std::int64_t now) {
   HandOff h;
   if (!shared.may_have_waiters(name)) return h;
+  // Requests posted since the last write queue first: the holder that just
+  // released may have posted its next acquire a moment ago, and the lock
+  // may go to a request if nobody else waits.
+  absorb(shared, c, claims, name, now);
   auto head = first_live_waiter(c, name, now);
   if (!head) return h;
-  if (Query(c, Sql::hand_off).bind(1, *head).bind(2, detail::wall_ms()).bind(3, now).run() != 1) {
+  if (Query(c, Sql::hand_off).bind(1, *head).bind(2, detail::wall_ms()).bind(3, now).bind_blob(4, name).run() != 1) {
     h.next = *head;  // not one to hand to: woken, it takes the lock itself
     return h;
   }
-  Query(c, Sql::delete_waiter).bind(1, *head).run();
+  Query(c, Sql::delete_waiter).bind(1, *head).bind_blob(2, name).run();
   h.to = *head;
   if (!shared.board || shared.board->waiters(name) > 1) h.next = first_live_waiter(c, name, now).value_or(0);
   return h;
@@ -356,7 +484,10 @@ HandOff hand_off(const Shared& shared, Connection& c, std::string_view name, std
 // never contended would parse four statements it never runs (+46 us).
 void prepare_release(Connection& c, bool waiters) noexcept {
   c.prepare({Sql::begin_immediate, Sql::release, Sql::commit});
-  if (waiters) c.prepare({Sql::first_row, Sql::first_ahead, Sql::hand_off, Sql::delete_waiter});
+  if (waiters) {
+    c.prepare({Sql::first_row, Sql::first_ahead, Sql::hand_off, Sql::delete_waiter, Sql::next_ticket,
+               Sql::read_ticket, Sql::insert_waiter});
+  }
 }
 
 // The backend side of one Lock instance. Its connection is opened on first
@@ -382,10 +513,21 @@ class SqliteLock final : public BackendLock {
   Queue look(Connection& c, std::int64_t ticket, std::int64_t now, bool purge);
   // One write transaction's worth of work: purge the dead in front, join or
   // refresh our place in the queue, and take the grant if it is ours.
+  // With `own`, the caller's posted join request (wake.hpp) is queued first
+  // (or found queued), and `ticket` must be 0.
   Queue step(Connection& c, std::int64_t ticket, std::chrono::milliseconds ttl,
-             Clock::time_point deadline = Clock::time_point::max(), const std::stop_token* stop = nullptr);
-  std::int64_t take_ticket(Connection& c);
-  std::int64_t insert_waiter(Connection& c, std::int64_t heartbeat_deadline, std::chrono::milliseconds ttl);
+             Clock::time_point deadline = Clock::time_point::max(), const std::stop_token* stop = nullptr,
+             std::optional<int> own = std::nullopt);
+  std::int64_t insert_waiter(Connection& c, std::int64_t now, std::chrono::milliseconds ttl);
+  detail::JoinRequest join_request(Connection& c, std::chrono::milliseconds ttl) const;
+  // Waits, as a posted join request `entry`, until a writer queued it (or
+  // until it queued itself): returns the look at the queue that follows.
+  // Sets `ticket` as soon as it is known.
+  Queue wait_joined(Connection& c, int entry, std::chrono::milliseconds ttl, Clock::time_point deadline,
+                    const std::stop_token& stop, std::int64_t& ticket);
+  // Takes a join request back: returns the ticket of the row a writer
+  // queued for it meanwhile (0: none; none will be). Frees the entry.
+  std::int64_t withdraw(Connection& c, int entry);
   void grant(Connection& c, std::int64_t ticket, std::int64_t now, std::chrono::milliseconds ttl);
   void leave(Connection& c, std::int64_t ticket);
 
@@ -443,17 +585,23 @@ Queue SqliteLock::look(Connection& c, std::int64_t ticket, std::int64_t now, boo
 }
 
 Queue SqliteLock::step(Connection& c, std::int64_t ticket, std::chrono::milliseconds ttl,
-                       Clock::time_point deadline, const std::stop_token* stop) {
-  return c.write(
+                       Clock::time_point deadline, const std::stop_token* stop, std::optional<int> own) {
+  WakeBoard::Claims claims(shared_->board.get());
+  Queue out = c.write(
       [&] {
+    claims.restart();  // a retry claims afresh
     auto now = detail::boottime_ns();
     auto heartbeat_deadline = now + 3 * shared_->settings.heartbeat.count() * 1'000'000;
     std::int64_t mine = ticket;
+    if (own || shared_->may_have_waiters(name_)) {
+      const auto queued = absorb(*shared_, c, claims, name_, now, own, owner_.id);
+      if (own) mine = queued;
+    }
     Queue q = look(c, mine != 0 ? mine : no_ticket, now, true);
     if (q.granted) return q;  // handed to us by its releaser
     // Our row is gone only if we stalled past three heartbeats and someone
     // pruned us: queue again at the back rather than hold a stale place.
-    if (mine != 0 && Query(c, Sql::beat).bind(1, mine).bind(2, heartbeat_deadline).run() == 0) {
+    if (mine != 0 && Query(c, Sql::beat).bind(1, mine).bind(2, heartbeat_deadline).bind_blob(3, name_).run() == 0) {
       mine = 0;
       q = look(c, no_ticket, now, true);
     }
@@ -464,7 +612,7 @@ Queue SqliteLock::step(Connection& c, std::int64_t ticket, std::chrono::millisec
       if (mine == 0) {
         mine = take_ticket(c);
       } else {
-        Query(c, Sql::delete_waiter).bind(1, mine).run();
+        Query(c, Sql::delete_waiter).bind(1, mine).bind_blob(2, name_).run();
         // More than us counted: someone may be behind us.
         if (auto* board = shared_->board.get(); board && board->waiters(name_) > 1) {
           q.next = first_live_waiter(c, name_, now).value_or(0);
@@ -473,52 +621,44 @@ Queue SqliteLock::step(Connection& c, std::int64_t ticket, std::chrono::millisec
       grant(c, mine, now, ttl);
       q.granted = true;
     } else if (mine == 0) {
-      mine = insert_waiter(c, heartbeat_deadline, ttl);
+      mine = insert_waiter(c, now, ttl);
     }
     if (!ours) q.version = c.data_version();
     q.ticket = mine;
     return q;
   },
       deadline, stop);
+  // Requests queued ahead of us while the lock is free: their first is to
+  // take it, and nobody else will wake it.
+  if (claims.commit() != 0 && !out.granted && !out.holder) wake_first(*shared_, c, name_);
+  return out;
 }
 
-// Inside a write transaction: the next ticket. For a grant that never
-// queues, that is the whole cost of fairness: one row update on the page the
-// holder row goes to.
-std::int64_t SqliteLock::take_ticket(Connection& c) {
-  for (int attempt = 0;; ++attempt) {
-    Query(c, Sql::next_ticket).run();
-    {
-      Query read(c, Sql::read_ticket);
-      if (read.step()) return read.int64(0);
-    }
-    // Someone deleted the counter row.
-    if (attempt > 0) throw BackendError("sqlite: " + c.path().string() + ": cannot recreate the ticket counter");
-    seed_counter(c, reboot_token_gap);
-  }
-}
-
-// Queues this owner: a waiter row alive until `heartbeat_deadline`. Returns
-// its ticket.
-std::int64_t SqliteLock::insert_waiter(Connection& c, std::int64_t heartbeat_deadline, std::chrono::milliseconds ttl) {
-  auto self = detail::self_process();
+// Queues this owner: a waiter row alive for three heartbeats from `now`.
+// Returns its ticket.
+std::int64_t SqliteLock::insert_waiter(Connection& c, std::int64_t now, std::chrono::milliseconds ttl) {
   const auto ticket = take_ticket(c);
-  Query(c, Sql::insert_waiter)
-      .bind_blob(1, name_)
-      .bind_text(2, owner_.id)
-      .bind_text(3, owner_.host)
-      .bind(4, owner_.pid)
-      .bind(5, self.pid)
-      .bind(6, self.start)
-      .bind_text(7, c.identity().pid_ns)
-      .bind_text(8, c.identity().boot_id)
-      .bind(9, heartbeat_deadline)
-      .bind(10, ticket)
-      // The lease a releaser gives us when it hands us the lock; -1 (also
-      // for a lease so long it would overflow) is forever.
-      .bind(11, expiry_for(0, ttl) ? ttl.count() : std::int64_t{-1})
-      .run();
+  insert_waiter_row(c, join_request(c, ttl), ticket, now);
   return ticket;
+}
+
+// This owner's waiter row, as a join request (wake.hpp) or for itself.
+detail::JoinRequest SqliteLock::join_request(Connection& c, std::chrono::milliseconds ttl) const {
+  const auto self = detail::self_process();
+  detail::JoinRequest r;
+  r.name = name_;
+  r.owner = owner_.id;
+  r.host = owner_.host;
+  r.pid_ns = c.identity().pid_ns;
+  r.boot_id = c.identity().boot_id;
+  r.owner_pid = owner_.pid;
+  r.proc_pid = self.pid;
+  r.proc_start = self.start;
+  r.heartbeat_ms = shared_->settings.heartbeat.count();
+  // The lease a releaser gives us when it hands us the lock; -1 (also for a
+  // lease so long it would overflow) is forever.
+  r.ttl_ms = expiry_for(0, ttl) ? ttl.count() : std::int64_t{-1};
+  return r;
 }
 
 // Inside a write transaction: the holder row for a grant with `ticket` as
@@ -542,13 +682,16 @@ void SqliteLock::grant(Connection& c, std::int64_t ticket, std::int64_t now, std
 
 void SqliteLock::leave(Connection& c, std::int64_t ticket) {
   HandOff h;
+  WakeBoard::Claims claims(shared_->board.get());
   const bool handed = c.write([&] {
-    Query(c, Sql::delete_waiter).bind(1, ticket).run();
+    claims.restart();
+    Query(c, Sql::delete_waiter).bind(1, ticket).bind_blob(2, name_).run();
     // Our releaser may have handed us the lock after all: pass it on.
     if (Query(c, Sql::drop_holder).bind_blob(1, name_).bind(2, ticket).bind_text(3, owner_.id).run() == 0) return false;
-    h = hand_off(*shared_, c, name_, detail::boottime_ns());
+    h = hand_off(*shared_, c, claims, name_, detail::boottime_ns());
     return true;
   });
+  claims.commit();
   if (handed) {
     h.wake(shared_->board.get());
   } else {
@@ -595,19 +738,37 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
   } counted(board, name_);
   // A stop request wakes our futex; read from the requesting thread.
   std::atomic<std::int64_t> sleeping_on{0};
+  std::atomic<int> joined_on{-1};
   std::stop_callback on_stop(stop, [&] {
     if (auto t = sleeping_on.load(); board && t != 0) board->wake(t);
+    if (auto e = joined_on.load(); board && e >= 0) board->join_wake(e);
   });
 
   std::int64_t ticket = 0;
+  // Our posted join request (wake.hpp), until we know our ticket.
+  int joined = -1;
   try {
-    // A busy database may hold this up to the deadline; the step is then
-    // interrupted before it commits, with nothing to undo.
-    Queue q = step(c, 0, ttl, deadline, &stop);
+    Queue q;
+    // Others wait already: the lock is most likely held, and whoever
+    // releases it can queue us in the same write transaction. Otherwise (or
+    // when the request cannot be posted) queue ourselves.
+    if (board && board->waiters(name_) > 1) joined = board->post(join_request(c, ttl)).value_or(-1);
+    if (joined >= 0) {
+      joined_on = joined;
+      q = wait_joined(c, joined, ttl, deadline, stop, ticket);
+      joined_on = -1;
+      board->abandon(joined);
+      joined = -1;
+    } else {
+      // A busy database may hold this up to the deadline; the step is then
+      // interrupted before it commits, with nothing to undo.
+      q = step(c, 0, ttl, deadline, &stop);
+    }
     ticket = q.ticket;
     auto version = q.version;
     if (q.granted) {
       token_ = ticket;
+      if (q.next != 0) board->wake(q.next);
       return static_cast<std::uint64_t>(ticket);
     }
     // Queued: the wait is idle time, and the grant's read, the heartbeat and
@@ -633,22 +794,20 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
         if (now >= next_beat || now >= recheck) break;
         // The sequence before the check: a wake sent after it ends the sleep.
         const std::uint32_t seen = board ? board->sequence(ticket) : 0;
-        auto changed = c.run([&] { return c.data_version(); }, deadline, &stop);
-        if (changed != version) {
-          version = changed;
-          break;
+        if (board) {
+          if (board->granted(ticket)) break;
+        } else {
+          auto changed = c.run([&] { return c.data_version(); }, deadline, &stop);
+          if (changed != version) {
+            version = changed;
+            break;
+          }
         }
         const auto until = std::min({now + poll, recheck, next_beat, deadline});
         if (board) {
           if (stop.stop_requested()) continue;
-          // The head spins a little before it sleeps: a release that comes
-          // soon is then seen in a memory load, where a futex wake-up costs
-          // tens of microseconds (more on a VM), and a lock that changes
-          // hands back to back keeps its rate. Woken (or a collision in the
-          // board), it goes straight to the reads below, which tell what
-          // changed, rather than through a data_version check first: one
-          // read transaction fewer on each hand-off.
-          if (!q.ahead && board->spin(ticket, seen, std::min<Clock::duration>(head_spin, until - now))) break;
+          // Woken (or a collision in the board), it goes straight to the
+          // reads below, which tell what changed.
           board->sleep(ticket, seen, until - now);
           if (board->sequence(ticket) != seen) break;
         } else {
@@ -661,6 +820,13 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
       // passes it on).
       now = Clock::now();
       if (now >= deadline || stop.stop_requested()) throw detail::Interrupted{};
+      // Our releaser made the grant and said so (WakeBoard::hand_over()):
+      // no read needed, which on a lock that changes hands back to back is
+      // one read transaction fewer per grant.
+      if (board && board->granted(ticket)) {
+        token_ = ticket;
+        return static_cast<std::uint64_t>(ticket);
+      }
 
       if (now >= next_beat) {
         // The heartbeat is a full step: it also takes a grant that is due.
@@ -692,9 +858,19 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
     }
   } catch (const detail::Interrupted&) {
     // Leave no trace, so nobody waits behind a waiter that gave up.
+    if (joined >= 0) ticket = withdraw(c, joined);
     if (ticket != 0) leave(c, ticket);
     return std::nullopt;
   } catch (...) {
+    if (joined >= 0) {
+      try {
+        ticket = withdraw(c, joined);
+      } catch (...) {
+        // Freed all the same; a row written for it meanwhile is pruned by
+        // its heartbeat deadline.
+        board->abandon(joined);
+      }
+    }
     if (ticket != 0) {
       try {
         leave(c, ticket);
@@ -706,10 +882,82 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
   }
 }
 
+Queue SqliteLock::wait_joined(Connection& c, int entry, std::chrono::milliseconds ttl, Clock::time_point deadline,
+                              const std::stop_token& stop, std::int64_t& ticket) {
+  WakeBoard& board = *shared_->board;
+  // Queued by a writer. Where we stand is not read here: we are woken (by
+  // ticket, WakeBoard::wake()) when we are next or granted, and a read now
+  // would be one more read transaction per contended grant (it cost a third
+  // of the 8-process rate). Until the first look we act as the head behind
+  // a holder: granted() is checked before any sleep, and a look follows the
+  // first wake-up or the head's probe period.
+  auto placed = [&](std::int64_t t) {
+    ticket = t;
+    Queue q;
+    q.ticket = t;
+    q.holder = true;
+    return q;
+  };
+  bool look_now = true;
+  // Nobody took the request up by then (a holder that keeps the lock long,
+  // or a writer that died): we queue ourselves.
+  auto give_up_at = Clock::now() + head_liveness_probe;
+  for (;;) {
+    const std::uint32_t seen = board.join_sequence(entry);
+    const auto state = board.join_state(entry);
+    if (state.state == detail::JoinState::done) return placed(state.ticket);
+    auto now = Clock::now();
+    if (now >= deadline || stop.stop_requested()) throw detail::Interrupted{};
+    if (state.state == detail::JoinState::claimed) {
+      // A writer is queueing us; it settles within its transaction's time.
+      if (state.claimer_gone) return step(c, 0, ttl, deadline, &stop, entry);
+      board.join_sleep(entry, seen, std::min<Clock::duration>(1ms, deadline - now));
+      continue;
+    }
+    if (look_now) {
+      // Posted: is there a holder to release the lock (and queue us)?
+      look_now = false;
+      Queue r = c.read([&] { return look(c, no_ticket, detail::boottime_ns(), false); }, deadline, &stop);
+      if (!r.holder && !r.ahead) return step(c, 0, ttl, deadline, &stop, entry);
+      if (r.holder && r.holder_expires) {
+        give_up_at = std::min(give_up_at, to_steady(*r.holder_expires, detail::boottime_ns(), Clock::now()));
+      }
+    }
+    now = Clock::now();
+    if (now >= give_up_at) return step(c, 0, ttl, deadline, &stop, entry);
+    board.join_sleep(entry, seen, std::min(give_up_at, deadline) - now);
+    if (board.join_sequence(entry) != seen) look_now = true;
+  }
+}
+
+std::int64_t SqliteLock::withdraw(Connection& c, int entry) {
+  WakeBoard& board = *shared_->board;
+  if (board.cancel(entry)) return 0;
+  // Claimed or queued already: once we hold the write lock no claim is in
+  // flight, so the database says whether a row was written for us; if none
+  // was, we claim the request ourselves, and abandon() below frees it.
+  WakeBoard::Claims claims(&board);
+  const auto ticket = c.write([&]() -> std::int64_t {
+    claims.restart();
+    Query q(c, Sql::own_ticket);
+    q.bind_blob(1, name_).bind_text(2, owner_.id).bind(3, detail::boottime_ns());
+    if (q.step()) return q.int64(0);
+    claims.claim_own(entry);
+    return 0;
+  });
+  board.abandon(entry);
+  claims.restart();
+  return ticket;
+}
+
 std::optional<std::uint64_t> SqliteLock::try_acquire(std::chrono::milliseconds ttl) {
   Connection& c = conn();
+  WakeBoard::Claims claims(shared_->board.get());
   auto token = c.write([&]() -> std::int64_t {
+    claims.restart();
     auto now = detail::boottime_ns();
+    // A posted join request is a waiter ahead of us: queue it, so it counts.
+    if (shared_->may_have_waiters(name_)) absorb(*shared_, c, claims, name_, now);
     Queue q = look(c, no_ticket, now, true);
     if (q.holder || q.ahead) return 0;
     // The token comes from the same counter as every waiter's ticket.
@@ -717,6 +965,8 @@ std::optional<std::uint64_t> SqliteLock::try_acquire(std::chrono::milliseconds t
     grant(c, ticket, now, ttl);
     return ticket;
   });
+  // Requests queued by us stand before a free lock: wake their first.
+  if (claims.commit() != 0 && token == 0) wake_first(*shared_, c, name_);
   if (token == 0) return std::nullopt;
   token_ = token;
   return static_cast<std::uint64_t>(token);
@@ -741,7 +991,9 @@ bool SqliteLock::release() {
   Connection& c = conn();
   prepare_release(c, shared_->may_have_waiters(name_));
   HandOff h;
+  WakeBoard::Claims claims(shared_->board.get());
   bool live = c.write([&] {
+    claims.restart();
     const auto now = detail::boottime_ns();
     if (Query(c, Sql::release)
             .bind_blob(1, name_)
@@ -750,7 +1002,7 @@ bool SqliteLock::release() {
             .bind_text(4, c.identity().boot_id)
             .bind(5, now)
             .run() == 1) {
-      h = hand_off(*shared_, c, name_, now);
+      h = hand_off(*shared_, c, claims, name_, now);
       return true;
     }
     // Gone, or expired but still there: the latter (nobody has taken the
@@ -759,9 +1011,13 @@ bool SqliteLock::release() {
     Query(c, Sql::drop_holder).bind_blob(1, name_).bind(2, token_).bind_text(3, owner_.id).run();
     return false;
   });
+  claims.commit();
   token_ = 0;
   if (live) {
     h.wake(shared_->board.get());
+    // A request posted while this transaction ran was not taken up: its
+    // poster looks at the queue again (it saw us holding).
+    if (auto* board = shared_->board.get(); board && board->may_have_waiters(name_)) board->wake_joiners(name_);
   } else {
     // Not ours to hand on: whoever is first finds the lock free, if it is.
     wake_first(*shared_, c, name_);
@@ -830,6 +1086,8 @@ LockInfo SqliteBackend::inspect(std::string_view name) {
       count.bind_blob(1, name).bind(2, now);
       if (count.step()) info.waiters = static_cast<std::size_t>(count.int64(0));
     }
+    // Posted join requests are waiters whose row this snapshot lacks.
+    if (shared_->board) info.waiters += shared_->board->joiners(name, c.identity().pid_ns, ticket_counter(c));
     return info;
   });
 }
@@ -837,15 +1095,17 @@ LockInfo SqliteBackend::inspect(std::string_view name) {
 std::vector<LockInfo> SqliteBackend::list() {
   std::lock_guard lock(mu_);
   Connection& c = *conn_;
-  return c.run([&] {
+  return c.read([&] {
     std::vector<LockInfo> out;
     auto now = detail::boottime_ns();
+    const auto counter = ticket_counter(c);
     Query q(c, Sql::list_holders);
     q.bind(1, now);
     while (q.step()) {
       LockInfo info = holder_info(q, 1, now);
       info.name = q.blob(0);
       info.waiters = static_cast<std::size_t>(q.int64(7));
+      if (shared_->board) info.waiters += shared_->board->joiners(info.name, c.identity().pid_ns, counter);
       out.push_back(std::move(info));
     }
     return out;
