@@ -608,7 +608,9 @@ TEST_CASE("waiters that post their row: one that gives up or dies leaves nothing
   // With a waiter queued already, the next one posts its row in the wake
   // file for the releaser to insert (wake.hpp's join requests) instead of
   // writing it. Whatever becomes of such a waiter, the queue must end up as
-  // if it had written its row itself.
+  // if it had written its row itself. Waiters are child processes, forked
+  // before this process has any other thread (a fork beside a running
+  // thread can hang the child under ThreadSanitizer).
   TempDir dir;
   auto opts = options_for(dir.db());
   // No heartbeat (which also takes up posted requests) within the test.
@@ -617,50 +619,75 @@ TEST_CASE("waiters that post their row: one that gives up or dies leaves nothing
   auto holder = backend->open("j", owner("holder"));
   REQUIRE(holder->acquire(Clock::now() + 1s, 30s, {}));
   Raw raw(dir.db());
-  auto first = backend->open("j", owner("first"));
-  std::optional<std::uint64_t> first_got;
-  std::thread first_thread([&] { first_got = first->acquire(Clock::now() + 20s, 30s, {}); });
-  for (int i = 0; i < 500 && raw.scalar("SELECT count(*) FROM baton_waiters") != 1; ++i) std::this_thread::sleep_for(10ms);
-  REQUIRE(raw.scalar("SELECT count(*) FROM baton_waiters") == 1);
+  // A child that waits for "j" as `who` for `patience`, then reports on
+  // `report` '1' (granted and released) or '0' (gave up).
+  const auto waiter = [&](const char* who, std::chrono::milliseconds patience, int report) {
+    pid_t child = fork();
+    if (child == 0) {
+      char got = 'x';
+      try {
+        auto b = baton::sqlite::make_backend(opts);
+        auto lock = b->open("j", owner(who));
+        got = lock->acquire(Clock::now() + patience, 30s, {}) ? '1' : '0';
+        if (got == '1' && !lock->release()) got = 'r';
+      } catch (...) {
+      }
+      (void)!write(report, &got, 1);
+      _exit(0);
+    }
+    return child;
+  };
   const auto waiters_become = [&](std::size_t n) {
-    for (int i = 0; i < 300 && backend->inspect("j").waiters != n; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 500 && backend->inspect("j").waiters != n; ++i) std::this_thread::sleep_for(10ms);
     return backend->inspect("j").waiters;
   };
+  const auto read_report = [](int fd) {
+    char got = 0;
+    return read(fd, &got, 1) == 1 ? got : '?';
+  };
+  int first_report[2];
+  REQUIRE(pipe(first_report) == 0);
+  const pid_t first = waiter("first", 20s, first_report[1]);
+  REQUIRE(first > 0);
+  for (int i = 0; i < 500 && raw.scalar("SELECT count(*) FROM baton_waiters") != 1; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(raw.scalar("SELECT count(*) FROM baton_waiters") == 1);
 
   SECTION("gives up while posted, or after it wrote its row") {
-    auto quitter = backend->open("j", owner("quitter"));
     // 20 ms: before it would write its row itself (50 ms); 300 ms: after.
     for (auto patience : {20ms, 300ms}) {
       INFO("patience " << patience.count() << " ms");
-      CHECK_FALSE(quitter->acquire(Clock::now() + patience, 30s, {}));
+      int report[2];
+      REQUIRE(pipe(report) == 0);
+      const pid_t quitter = waiter("quitter", patience, report[1]);
+      REQUIRE(quitter > 0);
+      CHECK(read_report(report[0]) == '0');
+      waitpid(quitter, nullptr, 0);
+      close(report[0]);
+      close(report[1]);
       CHECK(raw.scalar("SELECT count(*) FROM baton_waiters WHERE owner = 'quitter'") == 0);
       CHECK(backend->inspect("j").waiters == 1);
     }
   }
   SECTION("is killed while posted") {
-    pid_t child = fork();
-    if (child == 0) {
-      try {
-        auto b = baton::sqlite::make_backend(opts);
-        auto lock = b->open("j", owner("doomed"));
-        (void)lock->acquire(Clock::now() + 30s, 30s, {});
-      } catch (...) {
-      }
-      _exit(1);
-    }
-    REQUIRE(child > 0);
+    int report[2];
+    REQUIRE(pipe(report) == 0);
+    const pid_t doomed = waiter("doomed", 30s, report[1]);
+    REQUIRE(doomed > 0);
     CHECK(waiters_become(2) == 2);
-    kill(child, SIGKILL);
-    waitpid(child, nullptr, 0);
+    kill(doomed, SIGKILL);
+    waitpid(doomed, nullptr, 0);
     CHECK(waiters_become(1) == 1);
+    close(report[0]);
+    close(report[1]);
   }
 
   // The first waiter gets the lock, and after it nobody is in line: a dead
   // or departed waiter's request (or row) is no waiter.
   CHECK(holder->release());
-  first_thread.join();
-  REQUIRE(first_got);
-  CHECK(first->release());
+  CHECK(read_report(first_report[0]) == '1');
+  waitpid(first, nullptr, 0);
+  close(first_report[0]);
+  close(first_report[1]);
   auto next = backend->open("j", owner("next"));
   CHECK(next->try_acquire(30s));
   CHECK(backend->inspect("j").waiters == 0);

@@ -1046,6 +1046,25 @@ class SqliteBackend final : public Backend {
  private:
   static LockInfo holder_info(const Query& q, int first_column, std::int64_t now);
 
+  // `body` (which counts waiters: rows, then posted join requests) in one
+  // read transaction. A request whose row was committed after the snapshot
+  // and whose poster freed its entry before the look at the board is in
+  // neither count: when anything was committed meanwhile, counts again (up
+  // to 8 times, so a busy lock cannot hold inspect up).
+  template <class F>
+  auto counted_read(F&& body) {
+    Connection& c = *conn_;
+    for (int attempt = 1;; ++attempt) {
+      std::int64_t version = 0;
+      auto result = c.read([&] {
+        auto r = body();
+        version = c.data_version();  // of the snapshot just read
+        return r;
+      });
+      if (!shared_->board || attempt == 8 || c.run([&] { return c.data_version(); }) == version) return result;
+    }
+  }
+
   std::shared_ptr<const Shared> shared_;
   std::mutex mu_;
   std::unique_ptr<Connection> conn_;
@@ -1072,7 +1091,7 @@ LockInfo SqliteBackend::inspect(std::string_view name) {
   std::lock_guard lock(mu_);
   Connection& c = *conn_;
   // One read transaction: the holder and the count from one snapshot.
-  return c.read([&] {
+  return counted_read([&] {
     auto now = detail::boottime_ns();
     LockInfo info;
     {
@@ -1095,7 +1114,7 @@ LockInfo SqliteBackend::inspect(std::string_view name) {
 std::vector<LockInfo> SqliteBackend::list() {
   std::lock_guard lock(mu_);
   Connection& c = *conn_;
-  return c.read([&] {
+  return counted_read([&] {
     std::vector<LockInfo> out;
     auto now = detail::boottime_ns();
     const auto counter = ticket_counter(c);
