@@ -107,6 +107,29 @@ auto elapsed(F&& f) {
   return Clock::now() - start;
 }
 
+// Forks a child that waits for `name` as owner `who` (its own backend on
+// `opts`) until `patience` runs out, and writes to `report` what came of it:
+// '1' granted and released, 'r' granted but the release failed, '0' gave
+// up, 'x' an error. Fork it while this process has no other thread: a fork
+// beside a running thread can hang the child under ThreadSanitizer.
+pid_t fork_waiter(const baton::sqlite::Options& opts, const char* name, const char* who,
+                  std::chrono::milliseconds patience, int report) {
+  pid_t child = fork();
+  if (child == 0) {
+    char got = 'x';
+    try {
+      auto b = baton::sqlite::make_backend(opts);
+      auto lock = b->open(name, owner(who));
+      got = lock->acquire(Clock::now() + patience, 30s, {}) ? '1' : '0';
+      if (got == '1' && !lock->release()) got = 'r';
+    } catch (...) {
+    }
+    (void)!write(report, &got, 1);
+    _exit(0);
+  }
+  return child;
+}
+
 }  // namespace
 
 TEST_CASE("a new database file gets the schema in WAL mode") {
@@ -619,23 +642,8 @@ TEST_CASE("waiters that post their row: one that gives up or dies leaves nothing
   auto holder = backend->open("j", owner("holder"));
   REQUIRE(holder->acquire(Clock::now() + 1s, 30s, {}));
   Raw raw(dir.db());
-  // A child that waits for "j" as `who` for `patience`, then reports on
-  // `report` '1' (granted and released) or '0' (gave up).
   const auto waiter = [&](const char* who, std::chrono::milliseconds patience, int report) {
-    pid_t child = fork();
-    if (child == 0) {
-      char got = 'x';
-      try {
-        auto b = baton::sqlite::make_backend(opts);
-        auto lock = b->open("j", owner(who));
-        got = lock->acquire(Clock::now() + patience, 30s, {}) ? '1' : '0';
-        if (got == '1' && !lock->release()) got = 'r';
-      } catch (...) {
-      }
-      (void)!write(report, &got, 1);
-      _exit(0);
-    }
-    return child;
+    return fork_waiter(opts, "j", who, patience, report);
   };
   const auto waiters_become = [&](std::size_t n) {
     for (int i = 0; i < 500 && backend->inspect("j").waiters != n; ++i) std::this_thread::sleep_for(10ms);
@@ -709,22 +717,9 @@ TEST_CASE("a release hands the lock to the first waiter and one that gave up pas
   };
   int result[2];
   REQUIRE(pipe(result) == 0);
-  // deadline_ms: how long the child waits; it reports '1' (granted, then
-  // released) or '0' (gave up).
+  // deadline_ms: how long the child waits (see fork_waiter()).
   const auto start_child = [&](int deadline_ms) {
-    pid_t child = fork();
-    if (child == 0) {
-      char got = 'x';
-      try {
-        auto b = baton::sqlite::make_backend(opts);
-        auto lock = b->open("h", owner("child"));
-        got = lock->acquire(Clock::now() + std::chrono::milliseconds(deadline_ms), 30s, {}) ? '1' : '0';
-        if (got == '1' && !lock->release()) got = 'r';
-      } catch (...) {
-      }
-      (void)!write(result[1], &got, 1);
-      _exit(0);
-    }
+    pid_t child = fork_waiter(opts, "h", "child", std::chrono::milliseconds(deadline_ms), result[1]);
     REQUIRE(child > 0);
     return child;
   };
