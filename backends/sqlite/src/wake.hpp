@@ -5,7 +5,7 @@
 // data_version` can, but only as fast as it polls, and 500 waiters polling
 // every few milliseconds eat the CPU the holder needs. So next to the
 // database file lives a small shared-memory file (`<db>-wake`, like SQLite's
-// own `-shm`) with two tables of 32-bit words:
+// own `-shm`) with these regions:
 //
 //   name slots    (by a hash of the lock name): how many waiters of names in
 //                 this slot are queued right now. A release looks here first,
@@ -38,10 +38,15 @@
 //                 pid tells the queue it is dead. Entries of dead posters
 //                 are reclaimed when no entry is free.
 //   grant words   (by ticket) the last ticket a hand-off granted: the new
-//                 holder learns of its grant without a read.
+//                 holder learns of its grant without a read. A word that
+//                 names a ticket is certain (it is written after the
+//                 commit, and tickets are never reused); one that does not
+//                 says nothing.
 //
-// Collisions in either table only cost a spurious look. Everything here is a
-// hint: the database stays the only truth, every sleep is bounded, and a
+// Collisions in the slot and ticket tables only cost a spurious look. Apart
+// from a posted request (a waiter's place until its row is written) and a
+// grant word's yes, everything here is a hint: the database stays the only
+// truth, every sleep is bounded, and a
 // waiter that is never woken (its waker died between commit and wake, or the
 // file could not be created) still finds its turn by polling. A waiter that
 // crashed leaves its slot count raised, which only makes releases of names in
