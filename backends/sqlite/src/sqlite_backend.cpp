@@ -343,6 +343,21 @@ void insert_waiter_row(Connection& c, const detail::JoinRequest& r, std::int64_t
       .run();
 }
 
+// Inside a write transaction, for the poster `owner` of join request
+// `entry` on `name` that it finds no longer posted: the ticket of the row a
+// writer queued for it (or of the grant a release made of that row), or,
+// when there is none (a writer claimed it and rolled back; we hold the
+// write lock, so no claim can still commit), 0 after claiming the entry
+// itself.
+std::int64_t queued_or_claim(Connection& c, WakeBoard::Claims& claims, std::string_view name, std::string_view owner,
+                             int entry, std::int64_t now) {
+  Query q(c, Sql::own_ticket);
+  q.bind_blob(1, name).bind_text(2, owner).bind(3, now);
+  if (q.step()) return q.int64(0);
+  claims.claim_own(entry);
+  return 0;
+}
+
 // Inside a write transaction on `name`, before it looks at the queue: queues
 // every join request posted for `name` (wake.hpp), oldest first, so a row
 // written now never overtakes a request posted before it. With `own` (the
@@ -355,29 +370,14 @@ std::int64_t absorb(const Shared& shared, Connection& c, WakeBoard::Claims& clai
   claims.claim(name);
   auto& items = claims.items();
   std::int64_t mine = 0;
-  bool own_claimed = false;
-  if (own) {
-    own_claimed = std::any_of(items.begin(), items.end(), [&](const auto& i) { return i.entry == *own; });
-    if (!own_claimed) {
-      // Not posted any more: a writer took it up (its row tells) or took it
-      // and rolled back (no row: ours to write now; we hold the write lock,
-      // so no claim can still commit).
-      Query q(c, Sql::own_ticket);
-      q.bind_blob(1, name).bind_text(2, owner).bind(3, now);
-      if (q.step()) {
-        mine = q.int64(0);
-      } else {
-        claims.claim_own(*own);
-        std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
-        own_claimed = true;
-      }
-    }
+  if (own && std::none_of(items.begin(), items.end(), [&](const auto& i) { return i.entry == *own; })) {
+    mine = queued_or_claim(c, claims, name, owner, *own, now);
   }
   for (auto& item : items) {
     if (item.ticket != 0) continue;
     claims.assign(item, take_ticket(c));
     insert_waiter_row(c, claims.request(item), item.ticket, now);
-    if (own && own_claimed && item.entry == *own) mine = item.ticket;
+    if (own && item.entry == *own) mine = item.ticket;
   }
   return mine;
 }
@@ -937,13 +937,9 @@ std::int64_t SqliteLock::withdraw(Connection& c, int entry) {
   // flight, so the database says whether a row was written for us; if none
   // was, we claim the request ourselves, and abandon() below frees it.
   WakeBoard::Claims claims(&board);
-  const auto ticket = c.write([&]() -> std::int64_t {
+  const auto ticket = c.write([&] {
     claims.restart();
-    Query q(c, Sql::own_ticket);
-    q.bind_blob(1, name_).bind_text(2, owner_.id).bind(3, detail::boottime_ns());
-    if (q.step()) return q.int64(0);
-    claims.claim_own(entry);
-    return 0;
+    return queued_or_claim(c, claims, name_, owner_.id, entry, detail::boottime_ns());
   });
   board.abandon(entry);
   claims.restart();

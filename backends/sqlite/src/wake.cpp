@@ -89,6 +89,13 @@ void futex_wait(std::uint32_t* word, std::uint32_t seen, std::chrono::nanosecond
   ::syscall(SYS_futex, word, FUTEX_WAIT, seen, &ts, nullptr, 0);
 }
 
+// Bumps `word` and wakes every process sleeping on it (futex_wait() with
+// the value before the bump).
+void bump_and_wake(std::uint32_t* word) noexcept {
+  at(word).fetch_add(1);
+  ::syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+
 // FNV-1a: stable across builds and processes (std::hash is not promised to be).
 std::uint64_t name_hash(std::string_view name) noexcept {
   std::uint64_t h = 0xcbf29ce484222325ULL;
@@ -177,9 +184,7 @@ void WakeBoard::sleep(std::int64_t ticket, std::uint32_t seen, std::chrono::nano
 
 
 void WakeBoard::wake(std::int64_t ticket) noexcept {
-  std::uint32_t* w = word(ticket);
-  at(w).fetch_add(1);
-  ::syscall(SYS_futex, w, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+  bump_and_wake(word(ticket));
   if (!joins_) return;
   // A poster whose row a writer queued still sleeps on its entry (it was
   // not woken then: most are far back, and each wake-up costs a context
@@ -364,11 +369,7 @@ void WakeBoard::join_sleep(int index, std::uint32_t seen, std::chrono::nanosecon
   futex_wait(join_word(index), seen, timeout);
 }
 
-void WakeBoard::join_wake(int index) noexcept {
-  std::uint32_t* w = join_word(index);
-  at(w).fetch_add(1);
-  ::syscall(SYS_futex, w, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
-}
+void WakeBoard::join_wake(int index) noexcept { bump_and_wake(join_word(index)); }
 
 bool WakeBoard::entry_is(int index, std::string_view name, std::uint64_t h) const noexcept {
   if (at64(hash(index)).load(std::memory_order_relaxed) != h) return false;
@@ -463,10 +464,8 @@ void WakeBoard::Claims::claim(std::string_view name) noexcept {
             [](const Item& a, const Item& b) { return a.seq < b.seq; });
 }
 
-std::size_t WakeBoard::Claims::claim_own(int index) noexcept {
-  for (std::size_t k = 0; k < items_.size(); ++k) {
-    if (items_[k].entry == index) return k;
-  }
+void WakeBoard::Claims::claim_own(int index) noexcept {
+  if (std::any_of(items_.begin(), items_.end(), [&](const Item& i) { return i.entry == index; })) return;
   auto c = at64(board_->control(index));
   const std::int64_t pid = my_pid();
   std::uint64_t seen = c.load();
@@ -474,8 +473,11 @@ std::size_t WakeBoard::Claims::claim_own(int index) noexcept {
   do {
     claim = make_control(claimed_state, gen_of(seen) + 1, pid);
   } while (!c.compare_exchange_weak(seen, claim, std::memory_order_acq_rel));
-  items_.push_back(Item{index, claim, make_control(posted_state, gen_of(claim) + 1, pid), board_->entry(index)->seq, 0});
-  return items_.size() - 1;
+  const Item item{index, claim, make_control(posted_state, gen_of(claim) + 1, pid), board_->entry(index)->seq, 0};
+  // In posting order among the rest, as claim() keeps them.
+  items_.insert(std::upper_bound(items_.begin(), items_.end(), item,
+                                 [](const Item& a, const Item& b) { return a.seq < b.seq; }),
+                item);
 }
 
 JoinRequest WakeBoard::Claims::request(const Item& item) const noexcept {

@@ -190,8 +190,9 @@ class WakeBoard {
     void claim(std::string_view name) noexcept;
     // Claims the poster's own `entry` whatever its state (the caller holds
     // the write lock and found no row for it, so no other claim can still
-    // commit one). Returns its index in items().
-    std::size_t claim_own(int entry) noexcept;
+    // commit one), in posting order among the items; nothing if claimed
+    // already.
+    void claim_own(int entry) noexcept;
     struct Item {
       int entry;
       std::uint64_t control;   // the claim, as stored
