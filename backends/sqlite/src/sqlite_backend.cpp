@@ -112,6 +112,8 @@ struct Shared {
 
   // Whether a waiter of `name` may be queued: without the board, always.
   bool may_have_waiters(std::string_view name) const noexcept { return !board || board->may_have_waiters(name); }
+  // The same, for a caller that is itself counted (inside acquire()).
+  bool others_may_wait(std::string_view name) const noexcept { return !board || board->waiters(name) > 1; }
 
   std::unique_ptr<Connection> connect() const {
     return std::make_unique<Connection>(settings.path, identity, settings.busy_timeout, board);
@@ -593,7 +595,10 @@ Queue SqliteLock::step(Connection& c, std::int64_t ticket, std::chrono::millisec
     auto now = detail::boottime_ns();
     auto heartbeat_deadline = now + 3 * shared_->settings.heartbeat.count() * 1'000'000;
     std::int64_t mine = ticket;
-    if (own || shared_->may_have_waiters(name_)) {
+    // Requests are posted only by counted waiters, and we are counted
+    // ourselves: with nobody else counted there is nothing to absorb (an
+    // uncontended acquire skips the scan of the board).
+    if (own || shared_->others_may_wait(name_)) {
       const auto queued = absorb(*shared_, c, claims, name_, now, own, owner_.id);
       if (own) mine = queued;
     }
