@@ -61,7 +61,13 @@ def targets(name, b):
         label = "hand-off p50 at 500 waiters <= 2x at 1"
         if "1" in fd and "500" in fd:
             # The bare primitive's own growth, measured in the same run.
-            label += " (bare primitive: %.2fx)" % (fd["500"] / fd["1"])
+            label += " (bare primitive: %.2fx" % (fd["500"] / fd["1"])
+            wd = b.get("handoff_floor_wake_us_p50_by_depth", {})
+            if "1" in wd and "500" in wd:
+                # SQLite: the floor's futex wake-ups alone, so the growth of
+                # the store can be told from the wake-ups'.
+                label += "; its wake-ups alone: %.2fx" % (wd["500"] / wd["1"])
+            label += ")"
         t.append((label, round(r, 2), r <= 2.0))
     g = b.get("grants_per_s_by_procs", {})
     if "1" in g and "8" in g:
@@ -128,6 +134,8 @@ def main():
                 add(b, key, str(r["procs"]), r["turns_per_s"])
             elif r.get("measure") == "handoff_floor_fenced":
                 add(b, "handoff_floor_fenced_us_p50_by_depth", str(r["depth"]), r["p50_us"])
+            elif r.get("measure") == "handoff_floor_wake":
+                add(b, "handoff_floor_wake_us_p50_by_depth", str(r["depth"]), r["p50_us"])
             elif r.get("measure") == "handoff_floor":
                 add(b, "handoff_floor_us_p50_by_depth", str(r["depth"]), r["p50_us"])
                 add(b, "handoff_floor_us_p99_by_depth", str(r["depth"]), r["p99_us"])
@@ -215,6 +223,9 @@ def main():
     for d in DEPTHS:
         md.append(row("bare primitive hand-off p50, %s waiters (us)" % d,
                       lambda b, d=d: b["handoff_floor_us_p50_by_depth"][d]))
+    for d in ("1", "500"):
+        md.append(row("SQLite: the bare hand-off's futex wake-ups alone p50, %s waiters (us)" % d,
+                      lambda b, d=d: b["handoff_floor_wake_us_p50_by_depth"][d]))
     md.append(row("PostgreSQL: bare hand-off + durable counter bump p50, 1 waiter (us)",
                   lambda b: b["handoff_floor_fenced_us_p50_by_depth"]["1"]))
     for p in PROCS:
@@ -238,8 +249,11 @@ def main():
            "alternately in two processes, each its own LockManager and Lock (on PostgreSQL its own connection); "
            "FIFO makes every hand-off cross processes; the holder holds %s us before releasing. Bare primitive "
            "hand-off, the same participants on the primitive itself: PostgreSQL, `pg_advisory_lock`/`unlock` of one "
-           "key; Redis, each participant BLPOPs its own list and the holder RPUSHes to the next one's (SQLite has "
-           "no blocking primitive to compare with). Bare primitive ring (SQLite): the same processes take turns, each "
+           "key; Redis, each participant BLPOPs its own list and the holder RPUSHes to the next one's; SQLite, which "
+           "has no blocking lock, a FIFO queue table (WITHOUT ROWID, rows the size of baton's waiter rows, 1 KiB "
+           "pages) that the holder moves on by one in one write transaction (delete the head row, append one), "
+           "then one futex wake-up of the next participant, which sleeps on its own word; and those wake-ups "
+           "alone, without the write. Bare primitive ring (SQLite): the same processes take turns, each "
            "turn one write transaction (`BEGIN IMMEDIATE`; one `UPDATE`; `COMMIT`, prepared) and one futex wake-up "
            "of the next process, which sleeps until woken: the least a FIFO hand-off between processes costs on "
            "that file. With 2 writes a turn, each process also makes a second write transaction after the wake-up "

@@ -3,8 +3,9 @@
 //
 //   bench_suite BACKEND uncontended [RUNS] [ITERS]
 //   bench_suite BACKEND handoff DEPTH [ROUNDS] [HOLD_US]
-//   bench_suite postgres|redis handoff_floor DEPTH [ROUNDS] [HOLD_US]
+//   bench_suite BACKEND handoff_floor DEPTH [ROUNDS] [HOLD_US]
 //   bench_suite postgres handoff_floor_fenced DEPTH [ROUNDS] [HOLD_US]
+//   bench_suite sqlite handoff_floor_wake DEPTH [ROUNDS] [HOLD_US]
 //   bench_suite BACKEND contention PROCS [SECONDS]
 //   bench_suite sqlite contention_floor PROCS [SECONDS] [WRITES]
 //   bench_suite BACKEND many_names [NAMES]
@@ -33,8 +34,11 @@
 //   participant queues again at the tail, so the depth stays DEPTH.
 // handoff_floor: the same on the bare primitive (postgres: pg_advisory_lock/
 //   unlock of one key; redis: each participant BLPOPs its own key and the
-//   holder RPUSHes to the next one's), so the growth with DEPTH that the
-//   primitive itself shows can be told from baton's.
+//   holder RPUSHes to the next one's; sqlite: one write transaction moves a
+//   FIFO queue table on by one, then a futex wake-up of the next), so the
+//   growth with DEPTH that the primitive itself shows can be told from
+//   baton's.
+// handoff_floor_wake (sqlite): that floor's futex wake-ups alone.
 // handoff_floor_fenced (postgres): the same, with the lock statement also
 //   bumping a one-row counter, committed (a durable token with each grant).
 // contention: PROCS processes loop acquire/release on one name for SECONDS;
@@ -131,6 +135,10 @@ T* shared(size_t n = 1) {
   void* p = ::mmap(nullptr, sizeof(T) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) std::abort();
   return new (p) T[n]();
+}
+
+long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout = nullptr) {
+  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, timeout, nullptr, 0);
 }
 
 // ---- floors -------------------------------------------------------------------
@@ -513,6 +521,103 @@ FloorParticipant redis_floor_participant(const std::string& name, int i, int par
 }
 #endif
 
+// SQLite has no blocking lock, so its floor is the least a FIFO queue kept
+// in a SQLite file costs per hand-off: the holder's pass is one write
+// transaction that moves the queue on by one (deletes the head row, appends
+// a row at the tail, rows the size of baton's waiter rows, in a WITHOUT
+// ROWID table keyed like baton's, 1 KiB pages as baton's files have), then
+// one futex wake-up of the next participant, which sleeps on its own word
+// (participants form a ring, as on Redis). What the depth costs here (a
+// deeper B-tree, more sleeping threads) baton pays as well.
+constexpr const char* sqlite_floor_schema =
+    "PRAGMA page_size=1024; PRAGMA journal_mode=WAL;"
+    "CREATE TABLE IF NOT EXISTS queue(name BLOB NOT NULL, ticket INTEGER NOT NULL, owner TEXT, host TEXT,"
+    " pid INTEGER, proc_pid INTEGER, proc_start INTEGER, pid_ns TEXT, boot_id TEXT, heartbeat_deadline INTEGER,"
+    " ttl_ms INTEGER, PRIMARY KEY(name, ticket)) WITHOUT ROWID";
+constexpr const char* sqlite_floor_row =
+    "INSERT INTO queue SELECT ?1, ifnull(max(ticket), 0) + 1, '0123456789abcdef0123456789abcdef-' || ?2,"
+    " 'bench-host', ?2, ?2, 123456789, 'pid:[4026531836]', '7d5b9d6e-2f41-4c1e-9a53-0b8f2a4c6d1e', 0, 30000"
+    " FROM queue WHERE name = ?1";
+
+// Fills the queue with `rows` rows of `name`, before the participants start.
+void sqlite_floor_fill(const std::string& name, int rows) {
+  sqlite3* db = nullptr;
+  sqlite3_open(g_db.c_str(), &db);
+  sqlite_exec(db, sqlite_floor_schema);
+  sqlite_exec(db, "BEGIN");
+  sqlite3_stmt* add = nullptr;
+  sqlite3_prepare_v2(db, sqlite_floor_row, -1, &add, nullptr);
+  for (int i = 0; i < rows; ++i) {
+    sqlite3_bind_blob(add, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int(add, 2, i);
+    sqlite3_step(add);
+    sqlite3_reset(add);
+  }
+  sqlite3_finalize(add);
+  sqlite_exec(db, "COMMIT");
+  sqlite3_close(db);
+}
+
+// store false: the futex wake-ups alone, no write (handoff_floor_wake), the
+// part of the floor no store can save.
+FloorParticipant sqlite_floor_participant(const std::string& name, int i, int participants,
+                                          std::atomic<std::uint32_t>* words, bool store) {
+  auto* mine = &words[i];
+  auto* next = &words[(i + 1) % participants];
+  FloorParticipant p;
+  p.wait = [mine] {
+    while (mine->load() == 0) futex(mine, FUTEX_WAIT, 0);
+    *mine = 0;
+  };
+  p.await_waiters = [](int) {};  // the ring fixes the order
+  auto wake_next = [next] {
+    *next = 1;
+    futex(next, FUTEX_WAKE, 1);
+  };
+  if (!store) {
+    p.pass = wake_next;
+    p.close = [] {};
+    return p;
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(g_db.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    throw std::runtime_error("sqlite: cannot open");
+  }
+  // Only the holder writes: nothing waits for the write lock but a reader's
+  // checkpoint, rarely.
+  sqlite3_busy_timeout(db, 5000);
+  sqlite_exec(db, "PRAGMA synchronous=NORMAL");
+  struct Statements {
+    sqlite3_stmt* begin = nullptr;
+    sqlite3_stmt* pop = nullptr;
+    sqlite3_stmt* push = nullptr;
+    sqlite3_stmt* commit = nullptr;
+  };
+  auto st = std::make_shared<Statements>();
+  sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &st->begin, nullptr);
+  sqlite3_prepare_v2(db, "DELETE FROM queue WHERE name = ?1 AND ticket = (SELECT min(ticket) FROM queue WHERE name = ?1)",
+                     -1, &st->pop, nullptr);
+  sqlite3_prepare_v2(db, sqlite_floor_row, -1, &st->push, nullptr);
+  sqlite3_prepare_v2(db, "COMMIT", -1, &st->commit, nullptr);
+  for (sqlite3_stmt* s : {st->pop, st->push}) {
+    sqlite3_bind_blob(s, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+  }
+  sqlite3_bind_int(st->push, 2, i);
+  p.pass = [db, st, wake_next] {
+    for (sqlite3_stmt* s : {st->begin, st->pop, st->push, st->commit}) {
+      const int rc = sqlite3_step(s);
+      sqlite3_reset(s);
+      if (rc != SQLITE_DONE) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
+    }
+    wake_next();
+  };
+  p.close = [db, st] {
+    for (sqlite3_stmt* s : {st->begin, st->pop, st->push, st->commit}) sqlite3_finalize(s);
+    sqlite3_close(db);
+  };
+  return p;
+}
+
 // handoff_floor: cmd_handoff on the bare primitive instead of baton. DEPTH+1
 // participants (threads, alternately in two processes, each with its own
 // connection) take turns: the holder holds for HOLD_US, waits until DEPTH
@@ -520,13 +625,17 @@ FloorParticipant redis_floor_participant(const std::string& name, int i, int par
 // and the released one waits again at the tail.
 //   postgres: pg_advisory_lock / pg_advisory_unlock of one key
 //   redis:    BLPOP on the participant's own key / RPUSH to the next one's
-int cmd_handoff_floor(int depth, int rounds, int hold_us, bool fenced) {
-  if (g_kind != "postgres" && g_kind != "redis") {
-    std::fprintf(stderr, "bench_suite: handoff_floor needs postgres or redis\n");
+//   sqlite:   FUTEX_WAIT on the participant's own word / one write
+//             transaction on the queue table, then FUTEX_WAKE of the next's
+int cmd_handoff_floor(const std::string& measure, int depth, int rounds, int hold_us) {
+  const bool fenced = measure == "handoff_floor_fenced";
+  const bool wake_only = measure == "handoff_floor_wake";
+  if (g_kind != "postgres" && g_kind != "redis" && g_kind != "sqlite") {
+    std::fprintf(stderr, "bench_suite: handoff_floor needs sqlite, postgres or redis\n");
     return 64;
   }
-  if (fenced && g_kind != "postgres") {
-    std::fprintf(stderr, "bench_suite: handoff_floor_fenced is for postgres\n");
+  if ((fenced && g_kind != "postgres") || (wake_only && g_kind != "sqlite")) {
+    std::fprintf(stderr, "bench_suite: %s is for %s\n", measure.c_str(), fenced ? "postgres" : "sqlite");
     return 64;
   }
   const std::string name = "handoff-floor-" + std::to_string(depth) + "-" + std::to_string(::getpid());
@@ -535,8 +644,16 @@ int cmd_handoff_floor(int depth, int rounds, int hold_us, bool fenced) {
   auto* exited = shared<std::atomic<int>>();
   auto* samples = shared<double>(static_cast<size_t>(rounds) + 1);
   const int participants = depth + 1;
+  // SQLite: the queue table starts with a row per participant (the holder's
+  // included, as baton's holder row), and each participant's wake-up word.
+  std::atomic<std::uint32_t>* words = nullptr;
+  if (g_kind == "sqlite") {
+    if (!wake_only) sqlite_floor_fill(name, participants);
+    words = shared<std::atomic<std::uint32_t>>(static_cast<size_t>(participants));
+  }
 
   auto open = [&](int i) {
+    if (g_kind == "sqlite") return sqlite_floor_participant(name, i, participants, words, !wake_only);
 #if BATON_HAS_POSTGRES
     if (g_kind == "postgres") return postgres_floor_participant(name, fenced);
 #endif
@@ -583,8 +700,7 @@ int cmd_handoff_floor(int depth, int rounds, int hold_us, bool fenced) {
     });
   };
 
-  return run_handoff(make_participant, participants, *sh, samples, fenced ? "handoff_floor_fenced" : "handoff_floor",
-                     depth, rounds, hold_us);
+  return run_handoff(make_participant, participants, *sh, samples, measure.c_str(), depth, rounds, hold_us);
 }
 
 // ---- contention ----------------------------------------------------------------
@@ -687,10 +803,6 @@ struct FloorRing {
   } turn[64];
   long long turns[64];
 };
-
-long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* timeout = nullptr) {
-  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, timeout, nullptr, 0);
-}
 
 int ring_busy(void* arg, int /*count*/) {
   auto* sh = static_cast<FloorRing*>(arg);
@@ -853,7 +965,7 @@ int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr,
                  "usage: bench_suite sqlite|postgres|redis uncontended [RUNS] [ITERS] | handoff DEPTH [ROUNDS] |"
-                 " handoff_floor[_fenced] DEPTH [ROUNDS] | contention PROCS [SECONDS] | sqlite contention_floor PROCS [SECONDS] [WRITES] |"
+                 " handoff_floor[_fenced|_wake] DEPTH [ROUNDS] | contention PROCS [SECONDS] | sqlite contention_floor PROCS [SECONDS] [WRITES] |"
                  " many_names [NAMES]\n");
     return 64;
   }
@@ -868,7 +980,7 @@ int main(int argc, char** argv) {
   try {
     if (what == "uncontended") rc = cmd_uncontended(static_cast<int>(arg(3, 7)), static_cast<int>(arg(4, 2000)));
     else if (what == "handoff") rc = cmd_handoff(static_cast<int>(arg(3, 1)), static_cast<int>(arg(4, 500)), static_cast<int>(arg(5, 5000)));
-    else if (what == "handoff_floor" || what == "handoff_floor_fenced") rc = cmd_handoff_floor(static_cast<int>(arg(3, 1)), static_cast<int>(arg(4, 500)), static_cast<int>(arg(5, 5000)), what == "handoff_floor_fenced");
+    else if (what == "handoff_floor" || what == "handoff_floor_fenced" || what == "handoff_floor_wake") rc = cmd_handoff_floor(what, static_cast<int>(arg(3, 1)), static_cast<int>(arg(4, 500)), static_cast<int>(arg(5, 5000)));
     else if (what == "contention_floor") rc = cmd_contention_floor(static_cast<int>(arg(3, 1)), arg(4, 2.0), static_cast<int>(arg(5, 1)));
     else if (what == "contention") rc = cmd_contention(static_cast<int>(arg(3, 1)), arg(4, 2.0));
     else if (what == "many_names") rc = cmd_many_names(static_cast<int>(arg(3, 100000)));
