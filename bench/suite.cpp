@@ -550,8 +550,12 @@ void sqlite_floor_fill(const std::string& name, int rows) {
   for (int i = 0; i < rows; ++i) {
     sqlite3_bind_blob(add, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
     sqlite3_bind_int(add, 2, i);
-    sqlite3_step(add);
+    const int rc = sqlite3_step(add);
     sqlite3_reset(add);
+    if (rc != SQLITE_DONE) {
+      std::fprintf(stderr, "bench_suite: queue fill: %s\n", sqlite3_errmsg(db));
+      std::exit(70);
+    }
   }
   sqlite3_finalize(add);
   sqlite_exec(db, "COMMIT");
