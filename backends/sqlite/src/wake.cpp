@@ -440,6 +440,9 @@ void WakeBoard::reclaim(std::string_view pid_ns) noexcept {
   }
 }
 
+// The order items are kept in: posting order, which is queue order.
+bool WakeBoard::Claims::posted_before(const Item& a, const Item& b) noexcept { return a.seq < b.seq; }
+
 void WakeBoard::Claims::claim(std::string_view name) noexcept {
   if (board_ == nullptr || !board_->joins_) return;
   const std::uint64_t h = name_hash(name);
@@ -460,8 +463,7 @@ void WakeBoard::Claims::claim(std::string_view name) noexcept {
     }
     items_.push_back(item);
   }
-  std::sort(items_.begin() + static_cast<std::ptrdiff_t>(first), items_.end(),
-            [](const Item& a, const Item& b) { return a.seq < b.seq; });
+  std::sort(items_.begin() + static_cast<std::ptrdiff_t>(first), items_.end(), posted_before);
 }
 
 void WakeBoard::Claims::claim_own(int index) noexcept {
@@ -475,9 +477,7 @@ void WakeBoard::Claims::claim_own(int index) noexcept {
   } while (!c.compare_exchange_weak(seen, claim, std::memory_order_acq_rel));
   const Item item{index, claim, make_control(posted_state, gen_of(claim) + 1, pid), board_->entry(index)->seq, 0};
   // In posting order among the rest, as claim() keeps them.
-  items_.insert(std::upper_bound(items_.begin(), items_.end(), item,
-                                 [](const Item& a, const Item& b) { return a.seq < b.seq; }),
-                item);
+  items_.insert(std::upper_bound(items_.begin(), items_.end(), item, posted_before), item);
 }
 
 JoinRequest WakeBoard::Claims::request(const Item& item) const noexcept {

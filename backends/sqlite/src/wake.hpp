@@ -200,6 +200,7 @@ class WakeBoard {
       std::uint64_t seq;       // posting order
       std::int64_t ticket = 0; // the row's ticket, once inserted (0: none; let go)
     };
+    static bool posted_before(const Item& a, const Item& b) noexcept;
     std::vector<Item>& items() noexcept { return items_; }
     // The request of a claimed item (views into the board).
     JoinRequest request(const Item& item) const noexcept;
