@@ -151,6 +151,14 @@ void sqlite_exec(sqlite3* db, const char* sql) {
   }
 }
 
+// Steps a prepared statement that returns no rows, then resets it: true
+// when it ran to completion.
+bool step_done(sqlite3_stmt* s) {
+  const int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE;
+}
+
 struct Floor {
   std::function<void()> pair;
   std::function<void()> close;
@@ -550,9 +558,7 @@ void sqlite_floor_fill(const std::string& name, int rows) {
   for (int i = 0; i < rows; ++i) {
     sqlite3_bind_blob(add, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
     sqlite3_bind_int(add, 2, i);
-    const int rc = sqlite3_step(add);
-    sqlite3_reset(add);
-    if (rc != SQLITE_DONE) {
+    if (!step_done(add)) {
       std::fprintf(stderr, "bench_suite: queue fill: %s\n", sqlite3_errmsg(db));
       std::exit(70);
     }
@@ -609,9 +615,7 @@ FloorParticipant sqlite_floor_participant(const std::string& name, int i, int pa
   sqlite3_bind_int(st->push, 2, i);
   p.pass = [db, st, wake_next] {
     for (sqlite3_stmt* s : {st->begin, st->pop, st->push, st->commit}) {
-      const int rc = sqlite3_step(s);
-      sqlite3_reset(s);
-      if (rc != SQLITE_DONE) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
+      if (!step_done(s)) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
     }
     wake_next();
   };
@@ -862,9 +866,7 @@ int cmd_contention_floor(int procs, double seconds, int writes) {
       sqlite3_prepare_v2(db, "UPDATE ring SET v = v + 1 WHERE k = 2", -1, &bump[1], nullptr);
       auto write = [&](sqlite3_stmt* what) {
         for (sqlite3_stmt* s : {begin, what, commit}) {
-          const int rc = sqlite3_step(s);
-          sqlite3_reset(s);
-          if (rc != SQLITE_DONE) {
+          if (!step_done(s)) {
             std::fprintf(stderr, "bench_suite: ring write: %s\n", sqlite3_errmsg(db));
             std::_Exit(70);
           }
