@@ -1,13 +1,12 @@
-// cli/backends.hpp: the backends linked into the `baton` command; including
-// it registers them. PostgreSQL is not among them when it is a module
-// (modules.cpp), so this stands in for <baton/baton.hpp>.
+// cli/backends.hpp: the backends the `baton` command offers.
 #pragma once
 
-#include <baton/features.hpp>
-#include <baton/sqlite.hpp>
-#if BATON_HAS_REDIS
-#include <baton/redis.hpp>
-#endif
-#if BATON_HAS_POSTGRES && !BATON_CLI_POSTGRES_MODULE
-#include <baton/postgres.hpp>
-#endif
+namespace baton::cli {
+
+// Registers every built-in backend in baton::Registry::global(), SQLite as
+// the default. Backends the command keeps out of its own start-up (their
+// client libraries load slowly) are registered as stand-ins that load the
+// backend's module on first use (modules.cpp). Call once, first thing.
+void register_backends();
+
+}  // namespace baton::cli

@@ -28,6 +28,7 @@
 #include <baton/name.hpp>
 #include <baton/options.hpp>
 #include <baton/registry.hpp>
+#include <baton/version.hpp>
 #include <nlohmann/json.hpp>
 
 #include "backends.hpp"
@@ -251,6 +252,7 @@ int run_main(int argc, char** argv) {
 int main(int argc, char** argv) {
   int status = 0;
   try {
+    cli::register_backends();
     status = run_main(argc, argv);
   } catch (const UsageError& e) {
     cli::error_line(e.message);

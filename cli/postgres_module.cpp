@@ -1,7 +1,10 @@
 // cli/postgres_module.cpp: baton-postgres.so, the PostgreSQL backend of the
-// `baton` command, loaded by modules.cpp when a config names "postgres"
-// (cli/CMakeLists.txt says why it is a module). Including the header is the
-// whole of it: its inline variable registers the backend in
-// baton::Registry::global() while the module is being loaded, and that
-// registry is the executable's own (the module does not contain the core).
+// `baton` command, loaded by modules.cpp when a config picks "postgres". It
+// holds the backend alone and links the shared core, so the registry it
+// registers in is the executable's own.
 #include <baton/postgres.hpp>
+#include <baton/registry.hpp>
+
+extern "C" __attribute__((visibility("default"))) void baton_cli_register_postgres(baton::Registry& registry) {
+  baton::postgres::register_backend(registry);
+}

@@ -16,6 +16,7 @@
 #include <baton/baton.hpp>
 
 int main(int argc, char** argv) try {
+  baton::register_builtin_backends();
   baton::LockManager manager = argc > 1 ? baton::LockManager::from_file(argv[1])
                                         : baton::LockManager::from_config(baton::find_config(std::nullopt));
   baton::Lock lock = manager.lock("examples/critical-section");

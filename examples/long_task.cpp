@@ -53,6 +53,7 @@ class FencedStore {
 };
 
 int main(int argc, char** argv) try {
+  baton::register_builtin_backends();
   baton::LockManager manager = argc > 1 ? baton::LockManager::from_file(argv[1])
                                         : baton::LockManager::from_config(baton::find_config(std::nullopt));
   FencedStore store("fenced-store");

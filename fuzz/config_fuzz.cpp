@@ -13,6 +13,7 @@
 #include <exception>
 #include <string_view>
 
+#include "baton/builtin.hpp"
 #include "baton/config.hpp"
 #include "baton/error.hpp"
 #include "baton/features.hpp"
@@ -41,6 +42,11 @@ void only_config_errors(const char* where, F&& f) {
 }
 
 }  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  baton::register_builtin_backends();
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "baton/error.hpp"
+#include "baton/registry.hpp"
 
 namespace baton {
 namespace {
@@ -62,27 +63,53 @@ void expand_all(json& v, const std::string& key) {
   }
 }
 
-constexpr std::string_view builtin_sections[] = {"sqlite", "postgres", "redis"};
+// The backend a document picks: its "backend" key, else the registry's default.
+std::string chosen_backend(const json& document, const Registry& registry) {
+  if (auto it = document.find("backend"); it != document.end()) {
+    if (!it->is_string()) throw ConfigError("backend", "must be a string, not " + std::string(type_name(*it)));
+    std::string name = expand(it->get<std::string>(), "backend");
+    if (name.empty()) throw ConfigError("backend", "must not be empty");
+    return name;
+  }
+  std::string name = registry.default_backend();
+  if (name.empty()) throw ConfigError("backend", "missing, and no default backend is registered");
+  return name;
+}
+
+// Top-level keys: "backend", "defaults" and the section of any registered
+// backend (only the chosen one is read; the others may be kept for later).
+void reject_unknown_keys(const json& document, const std::string& backend, const Registry& registry) {
+  for (const auto& [key, value] : document.items()) {
+    const bool known = key == "backend" || key == "defaults" || key == backend || registry.contains(key);
+    if (!known) throw ConfigError(key, "unknown key");
+  }
+}
+
+std::chrono::milliseconds parse_default_ttl(const json& document) {
+  auto it = document.find("defaults");
+  if (it == document.end()) return std::chrono::milliseconds::zero();
+  json defaults = *it;
+  expand_all(defaults, "defaults");
+  ConfigSection section(defaults, "defaults");
+  // A lease shorter than a millisecond cannot be renewed in time, and one
+  // longer than a week is a hang waiting to happen; "forever" is only for
+  // code that asks for it explicitly.
+  auto ttl = section.milliseconds("ttl_seconds", std::chrono::milliseconds(1), std::chrono::hours(24 * 7));
+  section.finish();
+  return ttl.value_or(std::chrono::milliseconds::zero());
+}
 
 }  // namespace
 
-Config parse_config(const json& document, std::string source) {
+Config parse_config(const json& document, std::string source, const Registry& registry) {
   try {
     if (!document.is_object()) {
       throw ConfigError("", "the config must be a JSON object, not " + std::string(type_name(document)));
     }
     Config config;
     config.source = source;
-    if (auto it = document.find("backend"); it != document.end()) {
-      if (!it->is_string()) throw ConfigError("backend", "must be a string, not " + std::string(type_name(*it)));
-      config.backend = expand(it->get<std::string>(), "backend");
-      if (config.backend.empty()) throw ConfigError("backend", "must not be empty");
-    }
-    for (const auto& [key, value] : document.items()) {
-      bool known = key == "backend" || key == "defaults" || key == config.backend;
-      for (auto s : builtin_sections) known = known || key == s;
-      if (!known) throw ConfigError(key, "unknown key");
-    }
+    config.backend = chosen_backend(document, registry);
+    reject_unknown_keys(document, config.backend, registry);
     if (auto it = document.find(config.backend); it != document.end()) {
       if (!it->is_object()) {
         throw ConfigError(config.backend, "must be an object, not " + std::string(type_name(*it)));
@@ -90,19 +117,7 @@ Config parse_config(const json& document, std::string source) {
       config.section = *it;
       expand_all(config.section, config.backend);
     }
-    if (auto it = document.find("defaults"); it != document.end()) {
-      json defaults = *it;
-      expand_all(defaults, "defaults");
-      ConfigSection section(defaults, "defaults");
-      // A lease shorter than a millisecond cannot be renewed in time, and
-      // one longer than a week is a hang waiting to happen; "forever" is only
-      // for code that asks for it explicitly.
-      if (auto ttl = section.milliseconds("ttl_seconds", std::chrono::milliseconds(1),
-                                          std::chrono::hours(24 * 7))) {
-        config.default_ttl = *ttl;
-      }
-      section.finish();
-    }
+    config.default_ttl = parse_default_ttl(document);
     return config;
   } catch (const ConfigError& e) {
     if (!e.source().empty()) throw;
@@ -110,7 +125,7 @@ Config parse_config(const json& document, std::string source) {
   }
 }
 
-Config parse_config_text(std::string_view text, std::string source) {
+Config parse_config_text(std::string_view text, std::string source, const Registry& registry) {
   json document;
   try {
     document = json::parse(text.begin(), text.end(), nullptr, true, /*ignore_comments=*/false);
@@ -120,16 +135,16 @@ Config parse_config_text(std::string_view text, std::string source) {
     if (auto pos = message.find("parse error"); pos != std::string::npos) message = message.substr(pos);
     throw ConfigError("", "invalid JSON: " + message, source);
   } catch (const json::out_of_range& e) {
-    // A number too large for a double (1e400): nlohmann throws out_of_range.406,
-    // not parse_error. Found by tests/data/bad-configs and fuzz/config_fuzz.
+    // A number too large for a double (1e400) is out_of_range.406 in
+    // nlohmann, not a parse_error.
     std::string message = e.what();
     if (auto pos = message.find("] "); pos != std::string::npos) message = message.substr(pos + 2);
     throw ConfigError("", "invalid JSON: " + message, source);
   }
-  return parse_config(document, std::move(source));
+  return parse_config(document, std::move(source), registry);
 }
 
-Config load_config_file(const std::filesystem::path& path) {
+Config load_config_file(const std::filesystem::path& path, const Registry& registry) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::error_code ec;
@@ -138,19 +153,17 @@ Config load_config_file(const std::filesystem::path& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_config_text(text.str(), path.string());
+  return parse_config_text(text.str(), path.string(), registry);
 }
 
-Config find_config(const std::optional<std::filesystem::path>& explicit_path) {
-  if (explicit_path) return load_config_file(*explicit_path);
+Config find_config(const std::optional<std::filesystem::path>& explicit_path, const Registry& registry) {
+  if (explicit_path) return load_config_file(*explicit_path, registry);
   if (const char* env = std::getenv("BATON_CONFIG"); env != nullptr && *env != '\0') {
-    return load_config_file(env);
+    return load_config_file(env, registry);
   }
   std::error_code ec;
-  if (std::filesystem::exists("baton.json", ec)) return load_config_file("baton.json");
-  Config config;
-  config.section = json{{"path", "baton.db"}};
-  return config;
+  if (std::filesystem::exists("baton.json", ec)) return load_config_file("baton.json", registry);
+  return parse_config(json::object(), "<default>", registry);
 }
 
 ConfigSection::ConfigSection(const json& section, std::string prefix)

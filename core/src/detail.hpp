@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "baton/backend.hpp"
+#include "baton/kit/deadline.hpp"
 #include "baton/options.hpp"
 
 namespace baton::detail {
@@ -120,11 +121,5 @@ void notify_lost(const LockState& state, std::uint64_t token) noexcept;
 
 // A fresh owner identity for one Lock instance.
 Owner make_owner();
-
-// `now + d` without overflow (d may be baton::forever).
-inline Clock::time_point saturating_add(Clock::time_point now, std::chrono::milliseconds d) {
-  const auto room = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now);
-  return d >= room ? Clock::time_point::max() : now + d;
-}
 
 }  // namespace baton::detail

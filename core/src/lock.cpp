@@ -54,7 +54,7 @@ void Lock::acquire() {
 bool Lock::acquire_for(std::chrono::milliseconds timeout, std::stop_token stop) {
   const auto now = Clock::now();
   if (timeout <= std::chrono::milliseconds::zero()) return acquire_until(now, std::move(stop));
-  return acquire_until(detail::saturating_add(now, timeout), std::move(stop));
+  return acquire_until(kit::saturating_add(now, timeout), std::move(stop));
 }
 
 bool Lock::try_acquire() { return acquire_until(Clock::time_point::min()); }
@@ -90,7 +90,7 @@ bool Lock::acquire_until(Clock::time_point deadline, std::stop_token stop) {
     s.held = true;
     s.hold_count = 1;
     s.token = *token;
-    s.lease_end = detail::saturating_add(sent, s.ttl);
+    s.lease_end = kit::saturating_add(sent, s.ttl);
     ++s.generation;
   }
   if (s.auto_renew && s.ttl != forever) {
@@ -114,7 +114,7 @@ void Lock::renew(std::chrono::milliseconds ttl) {
   {
     std::lock_guard guard(s.mu);
     if (renewed) {
-      s.lease_end = detail::saturating_add(sent, ttl);
+      s.lease_end = kit::saturating_add(sent, ttl);
       return;
     }
     lost_token = detail::mark_lost(s);

@@ -1,6 +1,7 @@
 #include "baton/lock_manager.hpp"
 
 #include "baton/error.hpp"
+#include "baton/kit/defaults.hpp"
 #include "baton/name.hpp"
 #include "detail.hpp"
 
@@ -12,8 +13,7 @@ constexpr unsigned builtin_renew_divisor = 3;
 
 LockManager::LockManager(std::shared_ptr<Backend> backend, ManagerOptions options) {
   if (!backend) throw std::invalid_argument("baton::LockManager needs a backend");
-  const auto ttl = options.default_ttl > std::chrono::milliseconds::zero() ? options.default_ttl
-                                                                            : builtin_default_ttl;
+  const auto ttl = kit::or_default(options.default_ttl, builtin_default_ttl);
   const unsigned divisor = options.renew_divisor > 1 ? options.renew_divisor : builtin_renew_divisor;
   core_ = std::make_shared<detail::ManagerCore>(std::move(backend), ttl, divisor);
 }
@@ -32,11 +32,11 @@ LockManager LockManager::from_config(const Config& config, const Registry& regis
 }
 
 LockManager LockManager::from_json(const nlohmann::json& document, const Registry& registry) {
-  return from_config(parse_config(document), registry);
+  return from_config(parse_config(document, "<json>", registry), registry);
 }
 
 LockManager LockManager::from_file(const std::filesystem::path& path, const Registry& registry) {
-  return from_config(load_config_file(path), registry);
+  return from_config(load_config_file(path, registry), registry);
 }
 
 LockManager::LockManager(LockManager&&) noexcept = default;
@@ -46,7 +46,7 @@ LockManager::~LockManager() = default;
 Lock LockManager::lock(std::string name, LockOptions options) {
   validate_name(name);
   auto state = std::make_shared<detail::LockState>();
-  state->ttl = options.ttl > std::chrono::milliseconds::zero() ? options.ttl : core_->default_ttl;
+  state->ttl = kit::or_default(options.ttl, core_->default_ttl);
   state->auto_renew = options.auto_renew;
   state->on_lost = std::move(options.on_lost);
   state->session = core_->backend->open(name, detail::make_owner());

@@ -146,7 +146,7 @@ std::optional<Clock::time_point> Renewer::renew_one(LockState* state, unsigned d
     if (!still_current()) return std::nullopt;
     const auto now = Clock::now();
     if (renewed) {
-      state->lease_end = saturating_add(sent, ttl);
+      state->lease_end = kit::saturating_add(sent, ttl);
       next = sent + ttl / divisor;
     } else if (unreachable && now < state->lease_end) {
       // Retry often enough to get a few attempts in before the lease ends.

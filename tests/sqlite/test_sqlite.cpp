@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "baton/builtin.hpp"
 #include "baton/error.hpp"
 #include "baton/lock_manager.hpp"
 #include "baton/sqlite.hpp"
@@ -882,7 +883,9 @@ TEST_CASE("the registry builds it by name, and LockManager works on it") {
   baton::Registry registry;
   baton::sqlite::register_backend(registry);
   CHECK(registry.contains("sqlite"));
+  baton::register_builtin_backends();
   CHECK(baton::Registry::global().contains("sqlite"));
+  CHECK(baton::Registry::global().default_backend() == "sqlite");
   auto backend = registry.make("sqlite", {{"path", dir.db().string()}});
   CHECK(backend->kind() == "sqlite");
 

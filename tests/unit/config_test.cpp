@@ -15,6 +15,18 @@ using nlohmann::json;
 
 namespace {
 
+// The core names no backend. These tests parse configs against the global
+// registry with stand-ins under the built-in names and "sqlite" as the
+// default, as baton::register_builtin_backends() leaves it.
+const bool stand_ins_registered = [] {
+  auto& registry = baton::Registry::global();
+  for (const char* name : {"sqlite", "postgres", "redis"}) {
+    registry.add(name, [](const json&) -> std::shared_ptr<baton::Backend> { return nullptr; });
+  }
+  registry.set_default("sqlite");
+  return true;
+}();
+
 // The key a ConfigError names for `text`, or "<none>" if it parses.
 std::string error_key(const std::string& text) {
   try {
@@ -110,7 +122,8 @@ TEST_CASE("find_config: explicit path, then $BATON_CONFIG, then ./baton.json, th
   ::unsetenv("BATON_CONFIG");
   auto c = baton::find_config(std::nullopt);
   CHECK(c.backend == "sqlite");
-  CHECK(c.section == json{{"path", "baton.db"}});
+  CHECK(c.section == json::object());  // the backend's own defaults
+  CHECK(c.source == "<default>");
   std::ofstream("baton.json") << R"({"sqlite":{"path":"local.db"}})";
   CHECK(baton::find_config(std::nullopt).section["path"] == "local.db");
   std::ofstream("env.json") << R"({"sqlite":{"path":"env.db"}})";
@@ -122,6 +135,23 @@ TEST_CASE("find_config: explicit path, then $BATON_CONFIG, then ./baton.json, th
   ::unsetenv("BATON_CONFIG");
   fs::current_path(old);
   fs::remove_all(dir);
+}
+
+TEST_CASE("without a default backend, a config must name one") {
+  baton::Registry registry;
+  try {
+    baton::parse_config_text("{}", "x.json", registry);
+    FAIL("a config without a backend was accepted");
+  } catch (const ConfigError& e) {
+    CHECK(e.key() == "backend");
+  }
+  registry.add("mystore", [](const json&) -> std::shared_ptr<baton::Backend> { return nullptr; });
+  CHECK(baton::parse_config_text(R"({"backend":"mystore"})", "x.json", registry).backend == "mystore");
+  registry.set_default("mystore");
+  CHECK(baton::parse_config_text("{}", "x.json", registry).backend == "mystore");
+  // A registered backend's section is accepted even when another is chosen.
+  CHECK_NOTHROW(baton::parse_config_text(R"({"backend":"other","mystore":{}})", "x.json", registry));
+  CHECK_THROWS_AS(baton::parse_config_text(R"({"backend":"other","sqlite":{}})", "x.json", registry), ConfigError);
 }
 
 TEST_CASE("an unknown backend is a ConfigError on key \"backend\" listing what exists") {

@@ -559,9 +559,4 @@ void register_backend(Registry& registry) {
   registry.add("postgres", [](const nlohmann::json& section) { return make_backend(options_from_config(section)); });
 }
 
-bool detail::register_global() {
-  register_backend(Registry::global());
-  return true;
-}
-
 }  // namespace baton::postgres

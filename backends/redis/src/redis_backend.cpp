@@ -664,9 +664,4 @@ void register_backend(Registry& registry) {
   registry.add("redis", [](const nlohmann::json& section) { return make_backend(options_from_config(section)); });
 }
 
-bool detail::register_global() {
-  register_backend(Registry::global());
-  return true;
-}
-
 }  // namespace baton::redis

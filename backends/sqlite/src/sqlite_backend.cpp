@@ -1177,11 +1177,4 @@ void register_backend(Registry& registry) {
   registry.add("sqlite", [](const nlohmann::json& section) { return make_backend(options_from_config(section)); });
 }
 
-namespace detail {
-bool register_global() {
-  register_backend(Registry::global());
-  return true;
-}
-}  // namespace detail
-
 }  // namespace baton::sqlite

@@ -88,7 +88,7 @@ class Backend : public std::enable_shared_from_this<Backend> {
   Backend& operator=(const Backend&) = delete;
   virtual ~Backend() = default;
 
-  // The registry name of this backend ("sqlite", "postgres", "redis", ...).
+  // The registry name of this backend (the config's "backend" value).
   virtual std::string_view kind() const noexcept = 0;
 
   // The backend side of a new Lock instance for `name`, owned by `owner`.

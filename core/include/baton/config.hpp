@@ -1,17 +1,18 @@
-// baton/config.hpp: the JSON config (DESIGN section 3) and a checked reader
+// baton/config.hpp: the JSON config (docs/design.md §6) and a checked reader
 // for backend sections.
 //
 //   {
-//     "backend": "sqlite",                        // which section is read
-//     "sqlite":   { "path": "baton.db" },
-//     "postgres": { "dsn": "postgresql://baton@127.0.0.1:5432/baton" },
-//     "redis":    { "url": "redis://127.0.0.1:6379/0", "key_prefix": "baton:" },
+//     "backend": "<name>",               // which section is read
+//     "<name>":  { ...backend keys... }, // one section per registered backend
 //     "defaults": { "ttl_seconds": 30 }
 //   }
 //
-// "${VAR}" inside any string is replaced by the environment variable VAR (an
-// unset VAR is an error naming the key; "$${" is a literal "${"). Unknown
-// keys, wrong types and unknown backends are ConfigErrors naming the key.
+// "backend" may be left out: the registry's default backend is then used.
+// Top-level keys are "backend", "defaults" and the name of any backend in the
+// registry; only the chosen backend's section is read. "${VAR}" inside any
+// string is replaced by the environment variable VAR (an unset VAR is an
+// error naming the key; "$${" is a literal "${"). Unknown keys, wrong types
+// and unknown backends are ConfigErrors naming the key.
 #pragma once
 
 #include <chrono>
@@ -24,11 +25,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "baton/registry.hpp"
+
 namespace baton {
 
 // A parsed, validated config. Aggregate; copyable.
 struct Config {
-  std::string backend = "sqlite";
+  // The chosen backend's registry name. Empty: the registry's default.
+  std::string backend;
   // The chosen backend's section with ${VAR} already expanded; an empty
   // object when the document has none.
   nlohmann::json section = nlohmann::json::object();
@@ -38,21 +42,25 @@ struct Config {
   std::string source = "<default>";
 };
 
-// Parses a config document. Throws ConfigError. Thread-safe.
-Config parse_config(const nlohmann::json& document, std::string source = "<json>");
+// Parses a config document; `registry` says which backend sections exist
+// and which backend is the default. Throws ConfigError. Thread-safe.
+Config parse_config(const nlohmann::json& document, std::string source = "<json>",
+                    const Registry& registry = Registry::global());
 // Parses JSON text (syntax errors are ConfigErrors with the position).
-Config parse_config_text(std::string_view text, std::string source = "<json>");
+Config parse_config_text(std::string_view text, std::string source = "<json>",
+                         const Registry& registry = Registry::global());
 // Reads and parses a file (unreadable file: ConfigError).
-Config load_config_file(const std::filesystem::path& path);
+Config load_config_file(const std::filesystem::path& path, const Registry& registry = Registry::global());
 
 // The CLI's lookup order: `explicit_path` if given, else $BATON_CONFIG, else
-// ./baton.json if it exists, else the built-in default (SQLite at
-// ./baton.db). Throws ConfigError.
-Config find_config(const std::optional<std::filesystem::path>& explicit_path);
+// ./baton.json if it exists, else an empty document (the registry's default
+// backend with its default options). Throws ConfigError.
+Config find_config(const std::optional<std::filesystem::path>& explicit_path,
+                   const Registry& registry = Registry::global());
 
 // A reader over one backend section that checks types and, in finish(),
 // rejects keys nobody asked for. Every error names the full dotted key
-// ("redis.key_prefix"). Not thread-safe; copyable.
+// ("<backend>.<key>"). Not thread-safe; copyable.
 class ConfigSection {
  public:
   ConfigSection(const nlohmann::json& section, std::string prefix);

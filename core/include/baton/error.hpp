@@ -12,7 +12,8 @@
 //   +-- LockLost                  a lease this instance held is gone
 //
 // Each backend has exactly one function that turns its native errors
-// (SQLite result codes, libpq SQLSTATEs, hiredis replies) into these.
+// (result codes, SQLSTATEs, error replies) into these; <baton/kit/errors.hpp>
+// has the helpers.
 #pragma once
 
 #include <stdexcept>
@@ -27,7 +28,7 @@ class Error : public std::runtime_error {
 };
 
 // A configuration value is missing, mistyped, unknown or out of range.
-// `key()` is the dotted path of the offending key ("sqlite.path",
+// `key()` is the dotted path of the offending key ("<backend>.path",
 // "defaults.ttl_seconds", "backend"), or empty when the whole document is at
 // fault (a syntax error). what() always names the key when there is one.
 class ConfigError : public Error {

@@ -11,8 +11,8 @@ namespace baton {
 // A snapshot of one lock name, as LockManager::inspect() and list() return
 // it. Aggregate; copyable. Holder fields are meaningful only when `held`,
 // and are empty (token 0) when the store shows the lock taken by a client
-// that is not baton's (PostgreSQL: another session holding the same
-// advisory key).
+// that is not baton's (a database session holding the same advisory key,
+// say).
 struct LockInfo {
   std::string name;
   bool held = false;

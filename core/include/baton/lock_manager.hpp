@@ -31,7 +31,7 @@ class LockManager {
   // `registry` and builds it from its section. Throws ConfigError (unknown
   // backend, bad section), BackendUnavailable (cannot connect).
   static LockManager from_config(const Config& config, const Registry& registry = Registry::global());
-  // Same, from a JSON document (DESIGN section 3).
+  // Same, from a JSON document (docs/design.md §6).
   static LockManager from_json(const nlohmann::json& document,
                                const Registry& registry = Registry::global());
   // Same, from a JSON file.

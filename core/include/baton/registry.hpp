@@ -20,30 +20,44 @@ namespace baton {
 // throw ConfigError / BackendUnavailable.
 using BackendFactory = std::function<std::shared_ptr<Backend>(const nlohmann::json& section)>;
 
-// A table of backend factories. The built-in backends register themselves in
-// Registry::global() when their header is included (<baton/sqlite.hpp>,
-// or the umbrella <baton/baton.hpp>); a custom backend calls add().
-// Thread-safety: all methods may be called concurrently. Not copyable.
+// A table of backend factories, and the name of the default backend (the one
+// a config that names none uses). Nothing is registered implicitly: the
+// built-in backends are added by baton::register_builtin_backends()
+// (<baton/builtin.hpp>), a custom backend by add(). See docs/design.md §2.
+//
+// Thread-safety: all methods may be called concurrently. Not copyable, not
+// movable.
 class Registry {
  public:
   Registry() = default;
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
-  // Adds or replaces the factory for `name`.
+  // Adds or replaces the factory for `name` (non-empty).
   void add(std::string name, BackendFactory factory);
-  // Builds backend `name` from `section`. Throws ConfigError (key "backend")
-  // when no such backend is registered, listing the ones that are.
+
+  // Makes `name` the default backend. It need not be registered yet.
+  void set_default(std::string name);
+  // The default backend's name; empty when none was set.
+  std::string default_backend() const;
+
+  // Builds backend `name` (empty: the default backend) from `section`.
+  // Throws ConfigError (key "backend") when no such backend is registered,
+  // listing the ones that are. Blocks while the factory runs (it may
+  // connect); the registry itself is not locked meanwhile.
   std::shared_ptr<Backend> make(std::string_view name, const nlohmann::json& section) const;
   bool contains(std::string_view name) const;
+  // Every registered name, sorted.
   std::vector<std::string> names() const;
 
-  // The process-wide registry used by LockManager::from_config by default.
+  // The process-wide registry that LockManager::from_config and the config
+  // loader use by default.
   static Registry& global();
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, BackendFactory, std::less<>> factories_;
+  std::string default_;
 };
 
 }  // namespace baton

@@ -61,12 +61,8 @@ std::shared_ptr<Backend> make_backend(const Options& options);
 // Options from a config section. Throws ConfigError naming the key.
 Options options_from_config(const nlohmann::json& section);
 
-// Registers "postgres" in `registry`.
-void register_backend(Registry& registry = Registry::global());
-
-namespace detail {
-bool register_global();
-inline const bool registered = register_global();
-}  // namespace detail
+// Registers "postgres" in `registry` (baton::register_builtin_backends() does
+// this for every built-in backend).
+void register_backend(Registry& registry);
 
 }  // namespace baton::postgres

@@ -48,13 +48,8 @@ std::shared_ptr<Backend> make_backend(const Options& options);
 // Throws ConfigError naming the key.
 Options options_from_config(const nlohmann::json& section);
 
-// Registers "sqlite" in `registry`.
-void register_backend(Registry& registry = Registry::global());
-
-namespace detail {
-// Including this header registers the backend in the global registry.
-bool register_global();
-inline const bool registered = register_global();
-}  // namespace detail
+// Registers "sqlite" in `registry` (baton::register_builtin_backends() does
+// this for every built-in backend).
+void register_backend(Registry& registry);
 
 }  // namespace baton::sqlite

@@ -14,9 +14,9 @@
 namespace baton::kit {
 
 // `from + d` without overflow: max() when the sum would not fit (so a
-// `forever` lease or a max() deadline stays "never").
+// `forever` lease or a max() deadline stays "never"). A negative `d` gives
+// a time before `from`.
 inline Clock::time_point saturating_add(Clock::time_point from, std::chrono::milliseconds d) {
-  if (d <= std::chrono::milliseconds::zero()) return from;
   const auto room = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - from);
   return d >= room ? Clock::time_point::max() : from + d;
 }

@@ -1,12 +1,12 @@
 // baton/kit/errors.hpp: building blocks for a backend's one error
 // translation function.
 //
-// A backend classifies each native failure (an SQLite result code, a
-// SQLSTATE, a hiredis error) once, in one function, and raises it through
+// A backend classifies each native failure (a result code, a SQLSTATE, an
+// error reply) once, in one function, and raises it through
 // raise(): unreachable or overloaded stores become BackendUnavailable
 // (the caller may retry later), everything else BackendError. Messages read
 // "<context>: <native message>", where context names the store and the
-// operation ("postgres 127.0.0.1:5432: renew").
+// operation ("<store> 127.0.0.1:5432: renew").
 #pragma once
 
 #include <string>

@@ -1,9 +1,10 @@
 // baton/baton.hpp: the umbrella header. Link baton::baton (core plus every
-// backend of this build); including this registers the built-in backends in
-// baton::Registry::global(), so LockManager::from_file() can pick them.
+// built-in backend of this build) and call baton::register_builtin_backends()
+// before picking a backend by name from a config.
 #pragma once
 
 #include "baton/backend.hpp"
+#include "baton/builtin.hpp"
 #include "baton/config.hpp"
 #include "baton/error.hpp"
 #include "baton/features.hpp"
@@ -13,6 +14,7 @@
 #include "baton/name.hpp"
 #include "baton/options.hpp"
 #include "baton/registry.hpp"
+#include "baton/version.hpp"
 
 #if BATON_HAS_SQLITE
 #include "baton/sqlite.hpp"
