@@ -36,7 +36,8 @@ struct Config {
   // The chosen backend's section with ${VAR} already expanded; an empty
   // object when the document has none.
   nlohmann::json section = nlohmann::json::object();
-  // defaults.ttl_seconds (1 ms .. 1 year); zero means "not set" (30 s).
+  // defaults.ttl_seconds (1 ms .. 1 week); zero means "not set" (the
+  // manager's built-in 30 s).
   std::chrono::milliseconds default_ttl{0};
   // Where it came from, for messages ("baton.json", "<json>", "<default>").
   std::string source = "<default>";

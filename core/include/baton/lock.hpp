@@ -22,7 +22,7 @@ struct ManagerCore;
 // contends with every other Lock of the same name, in this process or any
 // other, on this host or any other that shares the backend.
 //
-// Semantics (the contract every backend passes, see DESIGN section 1):
+// Semantics (the contract every backend passes, docs/design.md §1):
 //  - Mutual exclusion across instances, threads, processes and hosts.
 //  - Re-entrant per instance: acquiring a Lock that already holds returns at
 //    once and increments hold_count(); the grant is freed when the count

@@ -1,0 +1,23 @@
+// baton/kit/registration.hpp: the usual registration of a backend.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "baton/backend.hpp"
+#include "baton/registry.hpp"
+
+namespace baton::kit {
+
+// Registers `name` in `registry` with a factory that parses its config
+// section with `parse` (which throws ConfigError naming the key) and builds
+// the backend with `make`. Thread-safe as Registry::add.
+template <class Options>
+void register_backend(Registry& registry, std::string name, Options (*parse)(const nlohmann::json& section),
+                      std::shared_ptr<Backend> (*make)(const Options& options)) {
+  registry.add(std::move(name), [parse, make](const nlohmann::json& section) { return make(parse(section)); });
+}
+
+}  // namespace baton::kit
