@@ -1,8 +1,14 @@
 #!/usr/bin/python3
 """Turns the JSON lines of scripts/bench.sh into results.json, results.md,
-gnuplot data files and plots.gp.
+gnuplot data files and plots.gp; or prints the README's small results block
+from a results.json.
 
     report.py RAW.jsonl OUTDIR [--load-start L] [--load-end L] [--seconds S]
+    report.py --readme-block RESULTS.json
+
+The README block (between README_BEGIN and README_END in README.md) takes
+its rows, labels and number formats from the same table as results.md, so
+scripts/check_bench_block.py can check that both say the same.
 """
 import argparse
 import json
@@ -10,10 +16,77 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 
 BACKENDS = ["sqlite", "postgres", "redis"]
 DEPTHS = ["1", "10", "100", "500"]
 PROCS = ["1", "2", "4", "8", "16"]
+
+
+# The rows of results.md's main table that the README repeats, in order:
+# (label, key path, format). results.md writes them with the same labels and
+# formats, so the figures are the same strings in both.
+README_ROWS = [
+    ("uncontended acquire+release p50 (us)", ("uncontended_us_p50",), "%.1f"),
+    ("floor p50 (us)", ("floor_us_p50",), "%.1f"),
+    ("ratio to floor", ("ratio_to_floor",), "%.2f"),
+    ("hand-off p50 (us)", ("handoff_us_p50",), "%.1f"),
+    ("hand-off p50, 500 waiters (us)", ("handoff_us_p50_by_depth", "500"), "%.1f"),
+    ("grants/s, 1 procs", ("grants_per_s_by_procs", "1"), "%.0f"),
+    ("grants/s, 8 procs", ("grants_per_s_by_procs", "8"), "%.0f"),
+    ("fairness max/min, 8 procs", ("fairness_max_min_by_procs", "8"), "%.2f"),
+]
+README_BEGIN = ("<!-- bench-results:begin (generated: python3 bench/report.py --readme-block "
+                "docs/bench/results.json; scripts/check_bench_block.py checks it) -->")
+README_END = "<!-- bench-results:end -->"
+
+
+def cell(v, fmt="%.1f"):
+    return "-" if v is None else (fmt % v if isinstance(v, (int, float)) else str(v))
+
+
+def table_row(label, names, B, get, fmt="%.1f"):
+    vals = []
+    for n in names:
+        try:
+            vals.append(cell(get(B[n]), fmt))
+        except (KeyError, TypeError, ZeroDivisionError):
+            vals.append("-")
+    return "| " + label + " | " + " | ".join(vals) + " |"
+
+
+def readme_block(res):
+    """The README's results block (markers included) for one results.json."""
+    B = res["backends"]
+    names = [k for k in BACKENDS if k in B]
+    m = res["machine"]
+
+    def getter(path):
+        def get(b):
+            v = b
+            for k in path:
+                v = v[k]
+            return v
+        return get
+
+    runs = max(B[names[0]].get("handoff_runs_by_depth", {"1": 1}).values()) if names else 1
+    load = ""
+    if res.get("load_avg_1min_start") is not None and res.get("load_avg_1min_end") is not None:
+        load = "; 1-min load average %.2f at start, %.2f at end" % (res["load_avg_1min_start"],
+                                                                    res["load_avg_1min_end"])
+    out = [README_BEGIN,
+           "Machine: %s, %s cores, Linux %s, %s%s. Medians; hand-off and contention figures are medians of "
+           "%s runs of each measure." % (m["cpu"], m["nproc"], m["kernel"], m["os"], load, runs), "",
+           "| measure | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for label, path, fmt in README_ROWS:
+        out.append(table_row(label, names, B, getter(path), fmt))
+    met = []
+    for n in names:
+        t = B[n].get("targets", [])
+        met.append("%s %d of %d" % (n, sum(1 for x in t if x["pass"]), len(t)))
+    out += ["", "Targets met: " + ", ".join(met) + "."]
+    out.append(README_END)
+    return "\n".join(out) + "\n"
 
 
 def machine():
@@ -90,12 +163,20 @@ def targets(name, b):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("raw")
-    ap.add_argument("out")
+    ap.add_argument("raw", nargs="?")
+    ap.add_argument("out", nargs="?")
     ap.add_argument("--load-start")
     ap.add_argument("--load-end")
     ap.add_argument("--seconds", type=int)
+    ap.add_argument("--readme-block", metavar="RESULTS_JSON",
+                    help="print the README's results block for RESULTS_JSON and exit")
     a = ap.parse_args()
+    if a.readme_block:
+        with open(a.readme_block) as f:
+            sys.stdout.write(readme_block(json.load(f)))
+        return
+    if a.raw is None or a.out is None:
+        ap.error("RAW and OUTDIR are required (or --readme-block RESULTS_JSON)")
 
     backends, peers, failed = {}, {}, []
     # Repeated measures (hand-offs, contention) are gathered here, then each
@@ -190,17 +271,8 @@ def main():
     names = [k for k in BACKENDS if k in backends]
     B = res["backends"]
 
-    def cell(v, fmt="%.1f"):
-        return "-" if v is None else (fmt % v if isinstance(v, (int, float)) else str(v))
-
     def row(label, get, fmt="%.1f"):
-        vals = []
-        for n in names:
-            try:
-                vals.append(cell(get(B[n]), fmt))
-            except (KeyError, TypeError, ZeroDivisionError):
-                vals.append("-")
-        return "| " + label + " | " + " | ".join(vals) + " |"
+        return table_row(label, names, B, get, fmt)
 
     m = res["machine"]
     md = ["# baton benchmark results", "",

@@ -1,4 +1,5 @@
-// cli/cli.hpp: internals of the `baton` command shared by its source files.
+// cli/cli.hpp: internals of the `baton` command shared by its source files
+// (docs/design.md section 7 describes the command).
 #pragma once
 
 #include <chrono>
@@ -12,20 +13,14 @@
 #include <baton/lock_info.hpp>
 #include <baton/lock_manager.hpp>
 
-namespace baton::cli {
+#include "exit_codes.hpp"  // the exit statuses (exit_usage, ...), in one table
 
-// Exit statuses (DESIGN section 4; the numbers follow sysexits.h).
-inline constexpr int exit_not_acquired = 75;  // EX_TEMPFAIL: busy (--no-wait) or timed out
-inline constexpr int exit_lease_lost = 76;    // EX_PROTOCOL: the lease was lost while CMD ran
-inline constexpr int exit_usage = 64;         // EX_USAGE
-inline constexpr int exit_unavailable = 69;   // EX_UNAVAILABLE: backend unreachable
-inline constexpr int exit_software = 70;      // EX_SOFTWARE: other backend error / internal
-inline constexpr int exit_config = 78;        // EX_CONFIG
-inline constexpr int exit_cannot_exec = 127;  // like the shell: CMD cannot be executed
+namespace baton::cli {
 
 // Grace period between the SIGTERM sent to CMD when the lease is lost and the
 // SIGKILL that follows if CMD is still running.
 inline constexpr std::chrono::seconds kill_grace{10};
+static_assert(kill_grace == std::chrono::seconds(10), "exit_statuses' row for 76 says 10 s: update it");
 
 struct RunArgs {
   std::optional<std::filesystem::path> config;

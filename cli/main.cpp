@@ -1,13 +1,11 @@
-// cli/main.cpp: the `baton` command (DESIGN section 4).
+// cli/main.cpp: the `baton` command (docs/design.md section 7).
 //
 //   baton [--config PATH] run NAME [--timeout SEC | --no-wait] [--ttl SEC] -- CMD [ARG...]
 //   baton [--config PATH] status NAME      # one JSON object
 //   baton [--config PATH] list             # one JSON object per line, each held lock
 //   baton [--config PATH] clear NAME       # force-release
 //
-// Exit statuses: CMD's own; 75 not acquired; 76 lease lost while CMD ran;
-// 64 usage; 69 backend unreachable; 70 other failure; 78 config; 127 CMD
-// cannot be executed.
+// Exit statuses: the table in exit_codes.hpp (also the --help epilog).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -75,10 +73,9 @@ App make_app(Parsed& p) {
   App a;
   a.app = std::make_unique<CLI::App>(
       "baton: named cross-process locks (fair FIFO, leased, fenced).\n"
-      "Config lookup: --config PATH, $BATON_CONFIG, ./baton.json, else SQLite at ./baton.db.\n"
-      "Exit status: CMD's own; 75 lock not acquired; 76 lease lost while CMD ran; 64 usage;\n"
-      "69 backend unreachable; 70 other failure; 78 config error; 127 CMD cannot be executed.",
+      "Config lookup: --config PATH, $BATON_CONFIG, ./baton.json, else SQLite at ./baton.db.",
       "baton");
+  a.app->footer(cli::exit_status_help());
   a.app->set_version_flag("--version", std::string("baton ") + BATON_VERSION);
   a.app->add_option("--config", p.config, "config file (JSON, see README)")->type_name("PATH");
   a.app->require_subcommand(1);
