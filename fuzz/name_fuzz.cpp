@@ -62,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bug(std::string("validate_name threw a non-InvalidName: ") + e.what());
   }
   const bool expect_valid = !name.empty() && name.size() <= baton::max_name_bytes && name.rfind("__baton", 0) != 0;
-  if (valid != expect_valid) bug("validate_name disagrees with the contract (DESIGN 1.11)");
+  if (valid != expect_valid) bug("validate_name disagrees with the contract (docs/design.md §1.11)");
 
   auto& m = manager();
   try {
