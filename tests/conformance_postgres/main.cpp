@@ -9,7 +9,7 @@
 #include <baton/conformance.hpp>
 #include <baton/postgres.hpp>
 
-#include "process.hpp"
+#include "test_support.hpp"
 
 int main(int argc, char** argv) {
   const char* dsn = std::getenv("BATON_TEST_PG_DSN");

@@ -13,7 +13,7 @@
 #include <baton/conformance.hpp>
 #include <baton/redis.hpp>
 
-#include "process.hpp"
+#include "test_support.hpp"
 
 int main(int argc, char** argv) {
   const char* url = std::getenv("BATON_TEST_REDIS_URL");

@@ -18,7 +18,7 @@
 #include "baton/lock_manager.hpp"
 #include "baton/postgres.hpp"
 #include "catch_session.hpp"
-#include "process.hpp"
+#include "test_support.hpp"
 
 using namespace baton::test;
 using baton::postgres::advisory_key;
@@ -81,7 +81,7 @@ struct CliHolder {
 
   static std::string write_config(const TempDir& dir) {
     const auto path = dir / "baton.json";
-    write_text(path, R"({"backend":"postgres","postgres":{"dsn":")" + dsn() + R"("}})");
+    write_file(path, R"({"backend":"postgres","postgres":{"dsn":")" + dsn() + R"("}})");
     return path.string();
   }
   Process process;
@@ -149,7 +149,7 @@ TEST_CASE("inspect never reports a lock free while its grant is being committed"
   });
   const auto t0 = std::chrono::steady_clock::now();
   info = m.inspect(name);
-  CHECK(ms_since(t0) >= 250);
+  CHECK(ms_since(t0).count() >= 250);
   CHECK(info.held);
   CHECK(info.owner == "by-hand");
   CHECK(info.pid == 4242);
@@ -224,7 +224,7 @@ TEST_CASE("a SIGKILLed holder frees the lock in well under a second") {
   const auto killed = std::chrono::steady_clock::now();
   holder.process.signal(SIGKILL, /*group=*/true);
   REQUIRE(waiter.acquire_for(10s));
-  const auto elapsed = ms_since(killed);
+  const auto elapsed = ms_since(killed).count();
   INFO("lock free " << elapsed << " ms after SIGKILL (lease was 30 s)");
   CHECK(elapsed < 1000);
 }
@@ -239,7 +239,7 @@ TEST_CASE("the server enforces the lease of a hung (SIGSTOPped) holder, which th
   const auto stopped = std::chrono::steady_clock::now();
   holder.process.signal(SIGSTOP);
   REQUIRE(waiter.acquire_for(10s));
-  const auto elapsed = ms_since(stopped);
+  const auto elapsed = ms_since(stopped).count();
   INFO("lock free " << elapsed << " ms after SIGSTOP with a 1 s lease");
   CHECK(elapsed >= 900);
   CHECK(elapsed < 3500);
@@ -314,7 +314,7 @@ TEST_CASE("an unreachable server is BackendUnavailable within connect_timeout") 
       lock.try_acquire();
       FAIL("acquired on an unreachable server");
     } catch (const baton::BackendUnavailable& e) {
-      const auto elapsed = ms_since(start);
+      const auto elapsed = ms_since(start).count();
       INFO(e.what() << " after " << elapsed << " ms");
       CHECK(elapsed < 1500);
       CHECK(std::string(e.what()).find("s3cr3t-pw") == std::string::npos);

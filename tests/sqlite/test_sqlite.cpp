@@ -21,6 +21,7 @@
 #include "baton/error.hpp"
 #include "baton/lock_manager.hpp"
 #include "baton/sqlite.hpp"
+#include "test_support.hpp"
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -34,19 +35,10 @@ const std::string next_ticket_sql =
     "UPDATE baton_holders SET token = token + 1 WHERE name = CAST('__baton.ticket' AS BLOB)";
 const std::string ticket_sql = "(SELECT token FROM baton_holders WHERE name = CAST('__baton.ticket' AS BLOB))";
 
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "baton-sqlite-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path db() const { return path / "baton.db"; }
+// A fresh directory per test, removed afterwards, and the database in it.
+struct TempDir : baton::test::TempDir {
+  TempDir() : baton::test::TempDir("baton-sqlite") {}
+  fs::path db() const { return path() / "baton.db"; }
 };
 
 baton::Owner owner(const std::string& id) { return baton::Owner{id, "test-host", static_cast<std::int64_t>(getpid())}; }
@@ -287,7 +279,7 @@ TEST_CASE("a version 2 file is rebuilt as version 3 with its queue in order") {
 
 TEST_CASE("a path that cannot be opened is BackendUnavailable naming the file") {
   TempDir dir;
-  auto bad = dir.path / "no-such-dir" / "baton.db";
+  auto bad = dir / "no-such-dir" / "baton.db";
   try {
     baton::sqlite::make_backend(options_for(bad));
     FAIL("no exception");
