@@ -73,23 +73,29 @@ std::string make_row(baton::LockManager& m, const std::string& name) {
   return std::to_string(advisory_key(name));
 }
 
-// A `baton run` holding `name` until killed, with its config in `dir`.
+bool held(baton::LockManager& m, const std::string& name) { return m.inspect(name).held; }
+
+std::string fresh(std::string_view tag) { return "pg-" + std::string(tag) + "-" + random_hex(); }
+
+// A `baton run` holding `name` until killed, with its config in a temp dir
+// of its own. The constructor returns once `m` sees the lock held.
 struct CliHolder {
-  CliHolder(const TempDir& dir, const std::string& name, const std::string& ttl_seconds)
-      : process({BATON_CLI_PATH, "--config", write_config(dir), "run", name, "--ttl", ttl_seconds, "--", "sleep", "60"},
-                {}, dir / "cli.log") {}
+  CliHolder(baton::LockManager& m, const std::string& lock_name, const std::string& ttl_seconds)
+      : name(lock_name),
+        process({BATON_CLI_PATH, "--config", write_config(dir), "run", name, "--ttl", ttl_seconds, "--", "sleep", "60"},
+                {}, dir / "cli.log") {
+    REQUIRE(eventually(10s, [&] { return held(m, name); }));
+  }
 
   static std::string write_config(const TempDir& dir) {
     const auto path = dir / "baton.json";
     write_file(path, R"({"backend":"postgres","postgres":{"dsn":")" + dsn() + R"("}})");
     return path.string();
   }
+  TempDir dir;
+  std::string name;
   Process process;
 };
-
-bool held(baton::LockManager& m, const std::string& name) { return m.inspect(name).held; }
-
-std::string fresh(std::string_view tag) { return "pg-" + std::string(tag) + "-" + random_hex(); }
 
 }  // namespace
 
@@ -100,12 +106,10 @@ TEST_CASE("advisory keys are py-postgresql-lock's: SHA-1 prefix, big-endian, sig
 }
 
 TEST_CASE("while `baton run my-lock` holds, pg_locks shows key 4791209619368833285") {
-  TempDir dir;
   auto m = manager();
   // The fixed name of the issue's check; make sure no other test holds it.
   REQUIRE(eventually(10s, [&] { return !held(m, "my-lock"); }));
-  CliHolder holder(dir, "my-lock", "30");
-  REQUIRE(eventually(10s, [&] { return held(m, "my-lock"); }));
+  CliHolder holder(m, "my-lock", "30");
   CHECK(query_value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND "
                     "((classid::bigint << 32) | objid::bigint) = 4791209619368833285") == "1");
   const auto info = m.inspect("my-lock");
@@ -215,12 +219,9 @@ TEST_CASE("inspect and list name the holder whose grant commits during the call"
 }
 
 TEST_CASE("a SIGKILLed holder frees the lock in well under a second") {
-  TempDir dir;
   auto m = manager();
-  const auto name = fresh("crash");
-  CliHolder holder(dir, name, "30");
-  REQUIRE(eventually(10s, [&] { return held(m, name); }));
-  auto waiter = m.lock(name);
+  CliHolder holder(m, fresh("crash"), "30");
+  auto waiter = m.lock(holder.name);
   const auto killed = std::chrono::steady_clock::now();
   holder.process.signal(SIGKILL, /*group=*/true);
   REQUIRE(waiter.acquire_for(10s));
@@ -230,12 +231,9 @@ TEST_CASE("a SIGKILLed holder frees the lock in well under a second") {
 }
 
 TEST_CASE("the server enforces the lease of a hung (SIGSTOPped) holder, which then learns it lost") {
-  TempDir dir;
   auto m = manager();
-  const auto name = fresh("hang");
-  CliHolder holder(dir, name, "1");
-  REQUIRE(eventually(10s, [&] { return held(m, name); }));
-  auto waiter = m.lock(name);
+  CliHolder holder(m, fresh("hang"), "1");
+  auto waiter = m.lock(holder.name);
   const auto stopped = std::chrono::steady_clock::now();
   holder.process.signal(SIGSTOP);
   REQUIRE(waiter.acquire_for(10s));
@@ -251,14 +249,11 @@ TEST_CASE("the server enforces the lease of a hung (SIGSTOPped) holder, which th
 }
 
 TEST_CASE("clear() ends another session's hold, waiters proceed and the old holder sees the loss") {
-  TempDir dir;
   auto m = manager();
-  const auto name = fresh("clear");
-  CliHolder holder(dir, name, "3");
-  REQUIRE(eventually(10s, [&] { return held(m, name); }));
-  auto waiter = m.lock(name);
+  CliHolder holder(m, fresh("clear"), "3");
+  auto waiter = m.lock(holder.name);
   CHECK_FALSE(waiter.try_acquire());
-  CHECK(m.clear(name));
+  CHECK(m.clear(holder.name));
   CHECK(waiter.acquire_for(3s));
   CHECK(holder.process.wait_exit(10s) == std::optional<int>(76));
   CHECK_FALSE(m.clear(fresh("never-held")));

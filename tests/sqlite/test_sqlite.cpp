@@ -49,6 +49,12 @@ baton::sqlite::Options options_for(const fs::path& db) {
   return o;
 }
 
+// A backend on a fresh database (in `dir`), for TEST_CASE_METHOD.
+struct FreshDb {
+  TempDir dir;
+  std::shared_ptr<baton::Backend> backend = baton::sqlite::make_backend(options_for(dir.db()));
+};
+
 // A raw connection for peeking and poking. Not copyable.
 struct Raw {
   sqlite3* db = nullptr;
@@ -124,9 +130,7 @@ pid_t fork_waiter(const baton::sqlite::Options& opts, const char* name, const ch
 
 }  // namespace
 
-TEST_CASE("a new database file gets the schema in WAL mode") {
-  TempDir dir;
-  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+TEST_CASE_METHOD(FreshDb, "a new database file gets the schema in WAL mode") {
   REQUIRE(fs::exists(dir.db()));
   Raw raw(dir.db());
   CHECK(raw.text("PRAGMA journal_mode") == "wal");
@@ -377,9 +381,7 @@ TEST_CASE("a simulated reboot voids old leases and moves tokens 2^32 ahead") {
   CHECK(raw.scalar("SELECT count(*) FROM baton_holders WHERE name = CAST('__baton.ticket' AS BLOB)") == 1);
 }
 
-TEST_CASE("clear removes a lease of any length, and only a live one counts") {
-  TempDir dir;
-  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+TEST_CASE_METHOD(FreshDb, "clear removes a lease of any length, and only a live one counts") {
   auto lock = backend->open("c", owner("o"));
   REQUIRE(lock->try_acquire(baton::forever));
   CHECK(backend->clear("c"));
@@ -392,9 +394,7 @@ TEST_CASE("clear removes a lease of any length, and only a live one counts") {
   CHECK_FALSE(lock->release());
 }
 
-TEST_CASE("leases are kept on CLOCK_BOOTTIME, not the wall clock") {
-  TempDir dir;
-  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+TEST_CASE_METHOD(FreshDb, "leases are kept on CLOCK_BOOTTIME, not the wall clock") {
   auto lock = backend->open("clock", owner("o"));
   auto before = boottime_ns();
   REQUIRE(lock->acquire(Clock::now() + 1s, 10s, {}));
@@ -420,9 +420,7 @@ TEST_CASE("leases are kept on CLOCK_BOOTTIME, not the wall clock") {
   CHECK(lock->release());
 }
 
-TEST_CASE("an expired lease frees the lock and its owner learns of the loss") {
-  TempDir dir;
-  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+TEST_CASE_METHOD(FreshDb, "an expired lease frees the lock and its owner learns of the loss") {
   auto first = backend->open("lease", owner("first"));
   auto second = backend->open("lease", owner("second"));
   REQUIRE(first->acquire(Clock::now() + 1s, 150ms, {}));
@@ -596,9 +594,7 @@ TEST_CASE("a SIGKILLed holder on this host frees the lock at once") {
   CHECK(lock->release());
 }
 
-TEST_CASE("a timed-out or stopped acquire leaves no row") {
-  TempDir dir;
-  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+TEST_CASE_METHOD(FreshDb, "a timed-out or stopped acquire leaves no row") {
   auto holder = backend->open("t", owner("holder"));
   auto waiter = backend->open("t", owner("waiter"));
   REQUIRE(holder->acquire(Clock::now() + 1s, 30s, {}));
@@ -811,9 +807,7 @@ TEST_CASE("hand-off between waiters is FIFO and never stalls") {
   CHECK(took < 5s);
 }
 
-TEST_CASE("names are bytes: NUL, quotes, % and * are used verbatim") {
-  TempDir dir;
-  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+TEST_CASE_METHOD(FreshDb, "names are bytes: NUL, quotes, % and * are used verbatim") {
   const std::vector<std::string> names = {
       std::string("a\0b", 3), std::string("a\0c", 3), "a", "'; DROP TABLE baton_holders; --",
       "%", "*", "a%", "\"quoted\" name", std::string(1024, 'x'), "\xff\xfe not utf-8"};
