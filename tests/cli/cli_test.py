@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end tests of the `baton` command (DESIGN section 4), on each backend.
+"""End-to-end tests of the `baton` command (docs/design.md §7), on each backend.
 
     cli_test.py --baton PATH [--backend B] CASE   run one case (ctest runs each as a test)
     cli_test.py --list [--backend B]              print the case names for backend B

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fault injection against the real `baton` binary (issue 6), on every backend.
+"""Fault injection against the real `baton` binary, on every backend.
 
     faults_test.py --baton PATH CASE...   run cases (ctest runs each as a test)
     faults_test.py --list                 print the case names

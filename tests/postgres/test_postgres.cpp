@@ -107,7 +107,7 @@ TEST_CASE("advisory keys are py-postgresql-lock's: SHA-1 prefix, big-endian, sig
 
 TEST_CASE("while `baton run my-lock` holds, pg_locks shows key 4791209619368833285") {
   auto m = manager();
-  // The fixed name of the issue's check; make sure no other test holds it.
+  // A fixed name, whose key the check knows; make sure no other test holds it.
   REQUIRE(eventually(10s, [&] { return !held(m, "my-lock"); }));
   CliHolder holder(m, "my-lock", "30");
   CHECK(query_value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND "
@@ -164,7 +164,7 @@ TEST_CASE("inspect never reports a lock free while its grant is being committed"
 }
 
 // inspect() reads the table under its statement's snapshot but pg_locks
-// live, a little later: a commit landing between the two once showed a
+// live, a little later: a commit landing between the two must not show a
 // by-hand-looking holder (key held, table lock gone, new row not visible).
 // Each round hands the key's row to session `c` and commits it at a random
 // moment while inspect() and list() run back to back: every answer must

@@ -30,7 +30,7 @@ using baton::Clock;
 namespace {
 
 // A waiter row written by hand takes its ticket from the counter, as the
-// backend's own do (tickets are the key of baton_waiters since version 3).
+// backend's own do (tickets are the key of baton_waiters in schema version 3).
 const std::string next_ticket_sql =
     "UPDATE baton_holders SET token = token + 1 WHERE name = CAST('__baton.ticket' AS BLOB)";
 const std::string ticket_sql = "(SELECT token FROM baton_holders WHERE name = CAST('__baton.ticket' AS BLOB))";
@@ -219,10 +219,10 @@ TEST_CASE("a version 1 file keeps its tokens growing when opened by this version
   CHECK(a->release());
   Raw raw(dir.db());
   CHECK(raw.text("SELECT value FROM baton_meta WHERE key='schema_version'") == "3");
-  // Deleting the counter row by hand loses the count (since version 3 the
-  // file keeps no other: version 1's sqlite_sequence went with its waiters
-  // table), so tokens jump 2^32 ahead of the highest the tables still show,
-  // as after a reboot, rather than start again.
+  // Deleting the counter row by hand loses the count (version 3 keeps no
+  // other: version 1's sqlite_sequence goes with its waiters table), so
+  // tokens jump 2^32 ahead of the highest the tables still show, as after a
+  // reboot, rather than start again.
   raw.exec("DELETE FROM baton_holders");
   token = a->try_acquire(30s);
   REQUIRE(token.has_value());

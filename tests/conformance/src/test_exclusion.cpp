@@ -1,4 +1,4 @@
-// DESIGN 1.1 mutual exclusion, 1.2 re-entrancy per instance.
+// docs/design.md §1.1 mutual exclusion, §1.2 re-entrancy per instance.
 #include <catch2/catch.hpp>
 
 #include <atomic>

@@ -1,4 +1,4 @@
-// DESIGN 1.3 FIFO, and try_acquire() never jumping the queue.
+// docs/design.md §1.3 FIFO, and try_acquire() never jumping the queue.
 #include <catch2/catch.hpp>
 
 #include <signal.h>

@@ -1,4 +1,4 @@
-// DESIGN 1.7 fencing tokens.
+// docs/design.md §1.7 fencing tokens.
 #include <catch2/catch.hpp>
 
 #include "baton/error.hpp"
