@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+
 #include <stdexcept>
 
 namespace baton::conformance::detail {
@@ -76,6 +78,15 @@ std::vector<std::string> helper_argv(std::string task, std::vector<std::string> 
 
 Helper::Helper(std::string task, std::vector<std::string> args)
     : Process(helper_argv(std::move(task), std::move(args))) {}
+
+void check_all_exit_0(std::vector<Helper>& helpers, milliseconds bound) {
+  for (auto& h : helpers) {
+    INFO("helper " << h.description());
+    const auto rc = h.wait_exit(bound);
+    REQUIRE(rc.has_value());
+    CHECK(*rc == 0);
+  }
+}
 
 // ---- threads ---------------------------------------------------------------------
 

@@ -72,6 +72,10 @@ class Helper : public baton::test::Process {
   Helper(std::string task, std::vector<std::string> args);
 };
 
+// Waits up to `bound` for each helper to exit, and checks (Catch2) that
+// each one exited, with 0.
+void check_all_exit_0(std::vector<Helper>& helpers, milliseconds bound);
+
 // Runs a helper task (argv after the marker: parent pid, task, args).
 int run_helper(int argc, char** argv);
 
