@@ -73,6 +73,18 @@ std::string make_row(baton::LockManager& m, const std::string& name) {
   return std::to_string(advisory_key(name));
 }
 
+// A lock whose row a first grant made, and a plain session of our own
+// holding its advisory key by hand (as baton never would).
+struct KeyByHand {
+  KeyByHand(baton::LockManager& m, const std::string& lock_name) : name(lock_name), key(make_row(m, name)) {
+    REQUIRE(c.ok());
+    REQUIRE(c.exec("SELECT pg_advisory_lock(" + key + ")"));
+  }
+  std::string name;
+  std::string key;  // the name's advisory key as SQL text
+  PlainSession c;
+};
+
 bool held(baton::LockManager& m, const std::string& name) { return m.inspect(name).held; }
 
 std::string fresh(std::string_view tag) { return "pg-" + std::string(tag) + "-" + random_hex(); }
@@ -126,13 +138,10 @@ TEST_CASE("while `baton run my-lock` holds, pg_locks shows key 47912096193688332
 // known.
 TEST_CASE("inspect never reports a lock free while its grant is being committed") {
   auto m = manager();
-  const auto name = fresh("inflight");
-  const std::string key = make_row(m, name);
-
-  PlainSession c;
-  REQUIRE(c.ok());
-  auto exec = [&](const std::string& sql) { REQUIRE(c.exec(sql)); };
-  exec("SELECT pg_advisory_lock(" + key + ")");
+  KeyByHand h(m, fresh("inflight"));
+  const std::string& name = h.name;
+  const std::string& key = h.key;
+  auto exec = [&](const std::string& sql) { REQUIRE(h.c.exec(sql)); };
   auto info = m.inspect(name);
   CHECK(info.held);
   CHECK(info.token == 0);
@@ -149,7 +158,7 @@ TEST_CASE("inspect never reports a lock free while its grant is being committed"
   std::atomic<bool> committed{false};
   std::jthread committer([&] {  // no Catch2 assertions off the main thread
     std::this_thread::sleep_for(300ms);
-    committed = c.exec("COMMIT");
+    committed = h.c.exec("COMMIT");
   });
   const auto t0 = std::chrono::steady_clock::now();
   info = m.inspect(name);
@@ -166,21 +175,19 @@ TEST_CASE("inspect never reports a lock free while its grant is being committed"
 // inspect() reads the table under its statement's snapshot but pg_locks
 // live, a little later: a commit landing between the two must not show a
 // by-hand-looking holder (key held, table lock gone, new row not visible).
-// Each round hands the key's row to session `c` and commits it at a random
+// Each round hands the key's row to the plain session and commits it at a random
 // moment while inspect() and list() run back to back: every answer must
 // name round i.
 TEST_CASE("inspect and list name the holder whose grant commits during the call") {
   auto m = manager();
-  const auto name = fresh("commit-race");
-  const std::string key = make_row(m, name);
-  PlainSession c;
-  REQUIRE(c.ok());
-  auto exec = [&](const std::string& sql) { return c.exec(sql); };
-  REQUIRE(exec("SELECT pg_advisory_lock(" + key + ")"));
+  KeyByHand h(m, fresh("commit-race"));
+  const std::string& name = h.name;
+  const std::string& key = h.key;
+  auto exec = [&](const std::string& sql) { return h.c.exec(sql); };
   int wrong = 0;
   std::string wrong_answers;
   for (int i = 1; i <= 150; ++i) {
-    // Committed: no row names `c`, so the key looks taken by hand.
+    // Committed: no row names the plain session, so the key looks taken by hand.
     REQUIRE(exec("UPDATE baton.baton_locks SET backend_pid = 0 WHERE lock_key = " + key));
     REQUIRE(exec("BEGIN"));
     REQUIRE(exec("UPDATE baton.baton_locks SET owner = 'round', pid = " + std::to_string(i) +
