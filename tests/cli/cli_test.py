@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end tests of the `baton` command (DESIGN section 4), on each backend.
+"""End-to-end tests of the `baton` command (docs/design.md §7), on each backend.
 
     cli_test.py --baton PATH [--backend B] CASE   run one case (ctest runs each as a test)
     cli_test.py --list [--backend B]              print the case names for backend B
@@ -17,20 +17,21 @@ Every case works in a temporary directory of its own holding a baton.json
 that points at the backend under test, drives the real binary, and
 bounds every wait: nothing here can hang (ctest adds its own timeout on top).
 Background processes are started in their own session and their whole
-process group is killed when the case ends, pass or fail.
+process group is killed when the case ends, pass or fail. The sandbox and
+process helpers are tests/support/batontest.py's.
 """
 
-import argparse
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import batontest  # noqa: E402
+from batontest import check, hold, let_go, parse_args, run_cases, server_or_skip, wait_for  # noqa: E402
 
 BATON = None
 BACKEND = "sqlite"
@@ -55,14 +56,7 @@ def pg_dsn():
 
 def backend_config(**defaults):
     """The config of the backend under test (plus `defaults` if given)."""
-    if BACKEND == "postgres":
-        doc = {"backend": "postgres", "postgres": {"dsn": pg_dsn()}}
-    elif BACKEND == "redis":
-        prefix = f"baton-cli-test:{os.getpid()}-{time.monotonic_ns()}:"
-        doc = {"backend": "redis", "redis": {"url": os.environ["BATON_TEST_REDIS_URL"], "key_prefix": prefix,
-                                             "heartbeat_ms": 200}}
-    else:
-        doc = {"backend": "sqlite", "sqlite": {"path": "locks.db"}}
+    doc = batontest.server_config(BACKEND, "baton-cli-test", pg_dsn=pg_dsn() if BACKEND == "postgres" else None)
     if defaults:
         doc["defaults"] = defaults
     return doc
@@ -78,102 +72,11 @@ def unreachable_config():
     return None
 
 
-class Fail(AssertionError):
-    pass
-
-
-def check(cond, message, proc=None):
-    if not cond:
-        if proc is not None:
-            message += f"\n  exit status: {proc.returncode}\n  stdout: {proc.stdout!r}\n  stderr: {proc.stderr!r}"
-        raise Fail(message)
-
-
-class Sandbox:
-    """A temp dir with baton.json -> the backend under test, and the processes started in it."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="baton-cli-test-")
-        self.env = dict(os.environ)
-        self.env.pop("BATON_CONFIG", None)
-        self.env.pop("BATON_LOCK_NAME", None)
-        self.env.pop("BATON_FENCING_TOKEN", None)
-        self.procs = []
-        self.write_config(backend_config())
-
-    def path(self, *parts):
-        return os.path.join(self.dir, *parts)
-
-    def write_config(self, doc, name="baton.json"):
-        with open(self.path(name), "w") as f:
-            f.write(doc if isinstance(doc, str) else json.dumps(doc))
-
-    def exists(self, name):
-        return os.path.exists(self.path(name))
-
-    def read(self, name):
-        with open(self.path(name)) as f:
-            return f.read()
-
-    def baton(self, *args, timeout=30, env=None, input=None):
-        """Runs baton to completion; returns CompletedProcess (text output)."""
-        try:
-            return subprocess.run([BATON, *args], cwd=self.dir, env=env or self.env, capture_output=True,
-                                  timeout=timeout, input=input, errors="replace", text=True)
-        except subprocess.TimeoutExpired as e:
-            raise Fail(f"baton {' '.join(map(str, args))!s} did not finish within {timeout} s "
-                       f"(stdout {e.stdout!r}, stderr {e.stderr!r})")
-
-    def spawn(self, *args, env=None, argv0=None):
-        """Starts baton (or argv0) in the background, in a session of its own."""
-        argv = [argv0 or BATON, *args]
-        p = subprocess.Popen(argv, cwd=self.dir, env=env or self.env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, start_new_session=True, errors="replace", text=True)
-        self.procs.append(p)
-        return p
-
-    def finish(self, p, timeout):
-        """Waits for a background process; returns (status, stdout, stderr)."""
-        try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise Fail(f"process {p.args} did not exit within {timeout} s")
-        return p.returncode, out, err
-
-    def status(self, name):
-        r = self.baton("status", name)
-        check(r.returncode == 0, f"status {name!r} failed", r)
-        lines = r.stdout.splitlines()
-        check(len(lines) == 1, "status must print exactly one line", r)
-        return json.loads(lines[0])
-
-    def list(self):
-        r = self.baton("list")
-        check(r.returncode == 0, "list failed", r)
-        return [json.loads(line) for line in r.stdout.splitlines()]
-
-    def cleanup(self):
-        for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                p.communicate(timeout=10)
-            except Exception:
-                pass
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise Fail(f"timed out after {timeout} s waiting for: {what}")
-        time.sleep(0.02)
+def new_sandbox(name):
+    """A sandbox for case `name`, its baton.json pointing at the backend under test."""
+    sb = batontest.Sandbox(BATON, "baton-cli-test-")
+    sb.write_config(backend_config())
+    return sb
 
 
 def expect_usage_error(sb, args, what, usage_line=True):
@@ -194,31 +97,6 @@ def one_stderr_line(r, *needles):
     check(len(lines) >= 1 and lines[0].startswith("baton: "), "expected a 'baton: ...' message on stderr", r)
     for n in needles:
         check(n in lines[0], f"the message should mention {n!r}", r)
-
-
-# A CMD that holds the lock until the file `release` appears (bounded: 60 s),
-# after writing its token to `held`.
-HOLD = ('echo "$BATON_FENCING_TOKEN" > held.tmp && mv held.tmp held; i=0; '
-        'while [ ! -e release ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done')
-
-
-def hold(sb, name, *opts):
-    """Starts `baton run NAME -- HOLD` and waits until CMD runs; returns the Popen."""
-    for f in ("held", "release"):
-        if sb.exists(f):
-            os.remove(sb.path(f))
-    p = sb.spawn("run", name, *opts, "--", "sh", "-c", HOLD)
-    wait_for(lambda: sb.exists("held") or p.poll() is not None, 10, f"holder of {name!r} to start")
-    if p.poll() is not None:
-        raise Fail(f"holder of {name!r} exited early: {p.communicate()}")
-    return p
-
-
-def let_go(sb, p, expect=0):
-    open(sb.path("release"), "w").close()
-    status, out, err = sb.finish(p, 10)
-    check(status == expect, f"holder exited {status}, expected {expect}; stderr {err!r}")
-    os.remove(sb.path("release"))
 
 
 # --------------------------------------------------------------------------
@@ -814,48 +692,17 @@ def password_never_echoed(sb):
 
 
 def main():
-    global BATON
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--baton")
-    ap.add_argument("--list", action="store_true")
-    ap.add_argument("--backend", choices=("sqlite", "postgres", "redis"), default="sqlite")
-    ap.add_argument("cases", nargs="*")
-    a = ap.parse_args()
-    global BACKEND
+    global BATON, BACKEND
+    a = parse_args(lambda ap: ap.add_argument("--backend", choices=("sqlite", "postgres", "redis"), default="sqlite"))
     BACKEND = a.backend
     if a.list:
         print(";".join(n for n in CASES if BACKEND == "sqlite" or n not in SQLITE_ONLY))
         return 0
-    if not a.baton or not a.cases:
-        ap.error("--baton PATH and at least one CASE are required")
-    BATON = os.path.abspath(a.baton)
+    BATON = a.baton
     need = {"postgres": "BATON_TEST_PG_DSN", "redis": "BATON_TEST_REDIS_URL"}.get(BACKEND)
-    if need and not os.environ.get(need):
-        if os.environ.get("CI") == "true":
-            print(f"FAIL: {need} is not set (scripts/test.sh sets it); CI=true, so this is a failure", file=sys.stderr)
-            return 1
-        print(f"SKIP: {need} is not set (scripts/test.sh sets it)", file=sys.stderr)
-        return 77
-    failed = 0
-    for name in a.cases:
-        if name not in CASES:
-            print(f"unknown case {name!r}", file=sys.stderr)
-            return 2
-        sb = Sandbox()
-        t0 = time.monotonic()
-        try:
-            CASES[name](sb)
-            print(f"PASS {name} ({time.monotonic() - t0:.1f} s)")
-        except Fail as e:
-            failed += 1
-            print(f"FAIL {name}: {e}", file=sys.stderr)
-        except Exception:
-            failed += 1
-            print(f"FAIL {name}: unexpected exception", file=sys.stderr)
-            traceback.print_exc()
-        finally:
-            sb.cleanup()
-    return 1 if failed else 0
+    if need and (status := server_or_skip(need)) is not None:
+        return status
+    return run_cases(CASES, a.cases, new_sandbox)
 
 
 if __name__ == "__main__":

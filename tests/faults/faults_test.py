@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fault injection against the real `baton` binary (issue 6), on every backend.
+"""Fault injection against the real `baton` binary, on every backend.
 
     faults_test.py --baton PATH CASE...   run cases (ctest runs each as a test)
     faults_test.py --list                 print the case names
@@ -10,235 +10,42 @@ stop, restart or kill a server's connections start a PRIVATE server of their
 own (PostgreSQL 15 via initdb/pg_ctl, run as the postgres user when root;
 redis-server) on a free port in a temp dir, so the shared servers are never
 disturbed. Every wait is bounded; background processes run in sessions of
-their own and are killed when the case ends.
+their own and are killed when the case ends. The sandbox, process and server
+helpers are tests/support/batontest.py's.
 """
 
-import argparse
-import json
+import functools
 import os
-import pwd
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from batontest import (PrivatePostgres, PrivateRedis, Sandbox, Skip, check,  # noqa: E402
+                       parse_args, run_cases, server_config, wait_for)
+import batontest  # noqa: E402
 
 BATON = None
 CASES = {}
-PG_BIN = "/usr/lib/postgresql/15/bin"
-
-
-class Fail(AssertionError):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, message, proc=None):
-    if not cond:
-        if proc is not None:
-            message += f"\n  exit status: {proc.returncode}\n  stdout: {proc.stdout!r}\n  stderr: {proc.stderr!r}"
-        raise Fail(message)
+BACKEND_OF = {}
 
 
 def case(*backends):
     def wrap(fn):
         for b in backends:
-            CASES[f"{b}.{fn.__name__}"] = (fn, b)
+            CASES[f"{b}.{fn.__name__}"] = fn
+            BACKEND_OF[f"{b}.{fn.__name__}"] = b
         return fn
     return wrap
 
 
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise Fail(f"timed out after {timeout} s waiting for: {what}")
-        time.sleep(0.02)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def shared_config(backend):
-    if backend == "postgres":
-        dsn = os.environ.get("BATON_TEST_PG_DSN")
-        if not dsn:
-            raise Skip("BATON_TEST_PG_DSN is not set")
-        return {"backend": "postgres", "postgres": {"dsn": dsn}}
-    if backend == "redis":
-        url = os.environ.get("BATON_TEST_REDIS_URL")
-        if not url:
-            raise Skip("BATON_TEST_REDIS_URL is not set")
-        return {"backend": "redis", "redis": {"url": url, "heartbeat_ms": 200,
-                                              "key_prefix": f"baton-faults:{os.getpid()}-{time.monotonic_ns()}:"}}
-    return {"backend": "sqlite", "sqlite": {"path": "locks.db", "heartbeat_ms": 200}}
+    return server_config(backend, "baton-faults", heartbeat_ms=200)
 
 
-class Sandbox:
-    def __init__(self, backend):
-        self.backend = backend
-        self.dir = tempfile.mkdtemp(prefix="baton-faults-")
-        os.chmod(self.dir, 0o755)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_") or k.startswith("BATON_TEST_")}
-        self.procs = []
-        self.cleanups = []
-
-    def path(self, *p):
-        return os.path.join(self.dir, *p)
-
-    def exists(self, name):
-        return os.path.exists(self.path(name))
-
-    def write_config(self, doc, name="baton.json"):
-        with open(self.path(name), "w") as f:
-            json.dump(doc, f)
-
-    def baton(self, *args, timeout=30):
-        try:
-            return subprocess.run([BATON, *args], cwd=self.dir, env=self.env, capture_output=True, timeout=timeout,
-                                  text=True, errors="replace")
-        except subprocess.TimeoutExpired as e:
-            raise Fail(f"baton {args} did not finish within {timeout} s (stderr {e.stderr!r})")
-
-    def spawn(self, argv, **kw):
-        p = subprocess.Popen(argv, cwd=self.dir, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True, text=True, errors="replace", **kw)
-        self.procs.append(p)
-        return p
-
-    def finish(self, p, timeout):
-        try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise Fail(f"process {p.args} did not exit within {timeout} s")
-        return p.returncode, out, err
-
-    def status(self, name):
-        r = self.baton("status", name)
-        check(r.returncode == 0, f"status {name}", r)
-        return json.loads(r.stdout)
-
-    def cleanup(self):
-        for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGCONT)
-                os.killpg(p.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                p.communicate(timeout=10)
-            except Exception:
-                pass
-        for f in reversed(self.cleanups):
-            try:
-                f()
-            except Exception:
-                traceback.print_exc()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-# CMD that writes its token to FILE and holds until RELEASE exists (bounded 60 s).
-def hold_cmd(file="held", release="release"):
-    return (f'echo "$BATON_FENCING_TOKEN" > {file}.tmp && mv {file}.tmp {file}; i=0; '
-            f'while [ ! -e {release} ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done')
-
-
-def hold(sb, name, *opts, file="held", release="release"):
-    p = sb.spawn([BATON, "run", name, *opts, "--", "sh", "-c", hold_cmd(file, release)])
-    wait_for(lambda: sb.exists(file) or p.poll() is not None, 15, f"holder of {name} to start")
-    if p.poll() is not None:
-        raise Fail(f"holder exited early: {p.communicate()}")
-    return p
-
-
-# ---------------------------------------------------------------- private servers
-
-def as_postgres():
-    """argv prefix to run a PostgreSQL binary as the postgres user when root."""
-    if os.getuid() == 0:
-        return ["runuser", "-u", "postgres", "--"]
-    return []
-
-
-class PrivatePostgres:
-    def __init__(self, sb):
-        if not os.path.exists(os.path.join(PG_BIN, "pg_ctl")):
-            raise Skip("PostgreSQL 15 binaries are not installed")
-        self.port = free_port()
-        self.data = tempfile.mkdtemp(prefix="baton-faults-pg-")
-        if os.getuid() == 0:
-            pw = pwd.getpwnam("postgres")
-            os.chown(self.data, pw.pw_uid, pw.pw_gid)
-        os.chmod(self.data, 0o700)
-        self.log = os.path.join(self.data, "log")
-        sb.cleanups.append(self.destroy)
-        self._run("initdb", "--no-sync", "-A", "trust", "-U", "postgres", "-D", self.data + "/db")
-        self.start()
-        subprocess.run(as_postgres() + [os.path.join(PG_BIN, "psql"), "-h", "127.0.0.1", "-p", str(self.port),
-                                        "-U", "postgres", "-d", "postgres", "-qc", "CREATE DATABASE baton"],
-                       check=True, capture_output=True, timeout=30)
-        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/baton"
-
-    def _run(self, tool, *args, timeout=60):
-        r = subprocess.run(as_postgres() + [os.path.join(PG_BIN, tool), *args], capture_output=True, text=True,
-                           timeout=timeout)
-        if r.returncode != 0:
-            raise Fail(f"{tool} failed: {r.stdout} {r.stderr}")
-        return r
-
-    def ctl(self, *args):
-        return self._run("pg_ctl", "-D", self.data + "/db", "-l", self.log, "-w", "-t", "30", *args)
-
-    def start(self):
-        self.ctl("-o", f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-
-    def pid(self):
-        with open(os.path.join(self.data, "db", "postmaster.pid")) as f:
-            return int(f.readline())
-
-    def destroy(self):
-        try:
-            os.kill(self.pid(), signal.SIGCONT)
-        except Exception:
-            pass
-        try:
-            self.ctl("-m", "immediate", "stop")
-        except Exception:
-            pass
-        shutil.rmtree(self.data, ignore_errors=True)
-
-
-class PrivateRedis:
-    def __init__(self, sb):
-        if not shutil.which("redis-server"):
-            raise Skip("redis-server is not installed")
-        self.port = free_port()
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", sb.dir], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-        sb.cleanups.append(self.destroy)
-        wait_for(lambda: self.cli("PING").strip() == "PONG", 10, "private redis-server")
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def cli(self, *args):
-        r = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
-        return r.stdout
-
-    def destroy(self):
-        self.proc.kill()
-        self.proc.wait(timeout=10)
+# The fault cases give a holder 15 s to start.
+hold = functools.partial(batontest.hold, start_within=15)
 
 
 # ---------------------------------------------------------------- cases
@@ -254,7 +61,7 @@ def counter_50x20(sb):
     with open(sb.path("count"), "w") as f:
         f.write("0\n")
     loop = f'for i in $(seq 20); do "{BATON}" run counter --timeout 120 -- sh -c \'{RMW}\' || exit 1; done'
-    workers = [sb.spawn(["sh", "-c", loop]) for _ in range(50)]
+    workers = [sb.popen(["sh", "-c", loop]) for _ in range(50)]
     for w in workers:
         status, out, err = sb.finish(w, 180)
         check(status == 0, f"a worker failed: {status} {err!r}")
@@ -272,8 +79,8 @@ def dead_waiter_mid_queue(sb):
     holder = hold(sb, "q", "--ttl", str(ttl))
     waiters = []
     for i in range(10):
-        waiters.append(sb.spawn([BATON, "run", "q", "--ttl", str(ttl), "--timeout", "60", "--",
-                                 "sh", "-c", f"echo {i} >> order"]))
+        waiters.append(sb.spawn("run", "q", "--ttl", str(ttl), "--timeout", "60", "--",
+                                "sh", "-c", f"echo {i} >> order"))
         wait_for(lambda: sb.status("q")["waiters"] >= i + 1, 10, f"waiter {i} queued")
     os.killpg(waiters[4].pid, signal.SIGKILL)
     waiters[4].communicate(timeout=10)
@@ -298,7 +105,7 @@ def server_restart(sb):
     sb.write_config({"backend": "postgres", "postgres": {"dsn": pg.dsn, "connect_timeout_ms": 2000,
                                                          "command_timeout_ms": 2000}})
     holder = hold(sb, "r", "--ttl", "3")
-    waiter = sb.spawn([BATON, "run", "r", "--timeout", "60", "--", "sh", "-c", "echo ok > waited"])
+    waiter = sb.spawn("run", "r", "--timeout", "60", "--", "sh", "-c", "echo ok > waited")
     wait_for(lambda: sb.status("r")["waiters"] >= 1, 10, "waiter queued")
     t0 = time.monotonic()
     pg.ctl("-m", "fast", "restart", "-o", f"-p {pg.port} -k {pg.data} -c listen_addresses=127.0.0.1 -c fsync=off")
@@ -369,11 +176,8 @@ def terminate_backend(sb):
     pg = PrivatePostgres(sb)
     sb.write_config({"backend": "postgres", "postgres": {"dsn": pg.dsn}})
     holder = hold(sb, "t", "--ttl", "3")
-    subprocess.run(as_postgres() + [os.path.join(PG_BIN, "psql"), "-h", "127.0.0.1", "-p", str(pg.port), "-U",
-                                    "postgres", "-d", "baton", "-qc",
-                                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE datname = 'baton' AND pid <> pg_backend_pid()"],
-                   check=True, capture_output=True, timeout=30)
+    pg.psql("-d", "baton", "-qc", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = 'baton' AND pid <> pg_backend_pid()")
     status, _, err = sb.finish(holder, 20)
     check(status == 76, f"holder reports the loss: {status} {err!r}")
     check(sb.baton("run", "t", "--no-wait", "--", "true").returncode == 0, "the lock is free for the next one")
@@ -446,49 +250,20 @@ def sqlite_file_mode_follows_umask(sb):
         check(got == mode, f"umask {umask}: {db} has mode {got:o}, expected {mode:o}")
 
 
+def new_sandbox(name):
+    sb = Sandbox(BATON, "baton-faults-")
+    sb.backend = BACKEND_OF[name]
+    return sb
+
+
 def main():
     global BATON
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--baton")
-    ap.add_argument("--list", action="store_true")
-    ap.add_argument("cases", nargs="*")
-    a = ap.parse_args()
+    a = parse_args()
     if a.list:
         print(";".join(CASES))
         return 0
-    if not a.baton or not a.cases:
-        ap.error("--baton PATH and at least one CASE are required")
-    BATON = os.path.abspath(a.baton)
-    failed = skipped = 0
-    for name in a.cases:
-        if name not in CASES:
-            print(f"unknown case {name!r}", file=sys.stderr)
-            return 2
-        fn, backend = CASES[name]
-        sb = Sandbox(backend)
-        t0 = time.monotonic()
-        try:
-            fn(sb)
-            print(f"PASS {name} ({time.monotonic() - t0:.1f} s)")
-        except Skip as e:
-            if os.environ.get("CI") == "true":
-                failed += 1
-                print(f"FAIL {name}: skipped on CI: {e}", file=sys.stderr)
-            else:
-                skipped += 1
-                print(f"SKIP {name}: {e}", file=sys.stderr)
-        except Fail as e:
-            failed += 1
-            print(f"FAIL {name}: {e}", file=sys.stderr)
-        except Exception:
-            failed += 1
-            print(f"FAIL {name}: unexpected exception", file=sys.stderr)
-            traceback.print_exc()
-        finally:
-            sb.cleanup()
-    if failed:
-        return 1
-    return 77 if skipped and skipped == len(a.cases) else 0
+    BATON = a.baton
+    return run_cases(CASES, a.cases, new_sandbox)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@
 #include "baton/lock_manager.hpp"
 #include "baton/postgres.hpp"
 #include "catch_session.hpp"
-#include "process.hpp"
+#include "test_support.hpp"
 
 using namespace baton::test;
 using baton::postgres::advisory_key;
@@ -73,23 +73,41 @@ std::string make_row(baton::LockManager& m, const std::string& name) {
   return std::to_string(advisory_key(name));
 }
 
-// A `baton run` holding `name` until killed, with its config in `dir`.
-struct CliHolder {
-  CliHolder(const TempDir& dir, const std::string& name, const std::string& ttl_seconds)
-      : process({BATON_CLI_PATH, "--config", write_config(dir), "run", name, "--ttl", ttl_seconds, "--", "sleep", "60"},
-                {}, dir / "cli.log") {}
-
-  static std::string write_config(const TempDir& dir) {
-    const auto path = dir / "baton.json";
-    write_text(path, R"({"backend":"postgres","postgres":{"dsn":")" + dsn() + R"("}})");
-    return path.string();
+// A lock whose row a first grant made, and a plain session of our own
+// holding its advisory key by hand (as baton never would).
+struct KeyByHand {
+  KeyByHand(baton::LockManager& m, const std::string& lock_name) : name(lock_name), key(make_row(m, name)) {
+    REQUIRE(c.ok());
+    REQUIRE(c.exec("SELECT pg_advisory_lock(" + key + ")"));
   }
-  Process process;
+  std::string name;
+  std::string key;  // the name's advisory key as SQL text
+  PlainSession c;
 };
 
 bool held(baton::LockManager& m, const std::string& name) { return m.inspect(name).held; }
 
 std::string fresh(std::string_view tag) { return "pg-" + std::string(tag) + "-" + random_hex(); }
+
+// A `baton run` holding `name` until killed, with its config in a temp dir
+// of its own. The constructor returns once `m` sees the lock held.
+struct CliHolder {
+  CliHolder(baton::LockManager& m, const std::string& lock_name, const std::string& ttl_seconds)
+      : name(lock_name),
+        process({BATON_CLI_PATH, "--config", write_config(dir), "run", name, "--ttl", ttl_seconds, "--", "sleep", "60"},
+                {}, dir / "cli.log") {
+    REQUIRE(eventually(10s, [&] { return held(m, name); }));
+  }
+
+  static std::string write_config(const TempDir& dir) {
+    const auto path = dir / "baton.json";
+    write_file(path, R"({"backend":"postgres","postgres":{"dsn":")" + dsn() + R"("}})");
+    return path.string();
+  }
+  TempDir dir;
+  std::string name;
+  Process process;
+};
 
 }  // namespace
 
@@ -100,12 +118,10 @@ TEST_CASE("advisory keys are py-postgresql-lock's: SHA-1 prefix, big-endian, sig
 }
 
 TEST_CASE("while `baton run my-lock` holds, pg_locks shows key 4791209619368833285") {
-  TempDir dir;
   auto m = manager();
-  // The fixed name of the issue's check; make sure no other test holds it.
+  // A fixed name, whose key the check knows; make sure no other test holds it.
   REQUIRE(eventually(10s, [&] { return !held(m, "my-lock"); }));
-  CliHolder holder(dir, "my-lock", "30");
-  REQUIRE(eventually(10s, [&] { return held(m, "my-lock"); }));
+  CliHolder holder(m, "my-lock", "30");
   CHECK(query_value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND "
                     "((classid::bigint << 32) | objid::bigint) = 4791209619368833285") == "1");
   const auto info = m.inspect("my-lock");
@@ -122,13 +138,10 @@ TEST_CASE("while `baton run my-lock` holds, pg_locks shows key 47912096193688332
 // known.
 TEST_CASE("inspect never reports a lock free while its grant is being committed") {
   auto m = manager();
-  const auto name = fresh("inflight");
-  const std::string key = make_row(m, name);
-
-  PlainSession c;
-  REQUIRE(c.ok());
-  auto exec = [&](const std::string& sql) { REQUIRE(c.exec(sql)); };
-  exec("SELECT pg_advisory_lock(" + key + ")");
+  KeyByHand h(m, fresh("inflight"));
+  const std::string& name = h.name;
+  const std::string& key = h.key;
+  auto exec = [&](const std::string& sql) { REQUIRE(h.c.exec(sql)); };
   auto info = m.inspect(name);
   CHECK(info.held);
   CHECK(info.token == 0);
@@ -145,11 +158,11 @@ TEST_CASE("inspect never reports a lock free while its grant is being committed"
   std::atomic<bool> committed{false};
   std::jthread committer([&] {  // no Catch2 assertions off the main thread
     std::this_thread::sleep_for(300ms);
-    committed = c.exec("COMMIT");
+    committed = h.c.exec("COMMIT");
   });
   const auto t0 = std::chrono::steady_clock::now();
   info = m.inspect(name);
-  CHECK(ms_since(t0) >= 250);
+  CHECK(ms_since(t0).count() >= 250);
   CHECK(info.held);
   CHECK(info.owner == "by-hand");
   CHECK(info.pid == 4242);
@@ -160,23 +173,21 @@ TEST_CASE("inspect never reports a lock free while its grant is being committed"
 }
 
 // inspect() reads the table under its statement's snapshot but pg_locks
-// live, a little later: a commit landing between the two once showed a
+// live, a little later: a commit landing between the two must not show a
 // by-hand-looking holder (key held, table lock gone, new row not visible).
-// Each round hands the key's row to session `c` and commits it at a random
+// Each round hands the key's row to the plain session and commits it at a random
 // moment while inspect() and list() run back to back: every answer must
 // name round i.
 TEST_CASE("inspect and list name the holder whose grant commits during the call") {
   auto m = manager();
-  const auto name = fresh("commit-race");
-  const std::string key = make_row(m, name);
-  PlainSession c;
-  REQUIRE(c.ok());
-  auto exec = [&](const std::string& sql) { return c.exec(sql); };
-  REQUIRE(exec("SELECT pg_advisory_lock(" + key + ")"));
+  KeyByHand h(m, fresh("commit-race"));
+  const std::string& name = h.name;
+  const std::string& key = h.key;
+  auto exec = [&](const std::string& sql) { return h.c.exec(sql); };
   int wrong = 0;
   std::string wrong_answers;
   for (int i = 1; i <= 150; ++i) {
-    // Committed: no row names `c`, so the key looks taken by hand.
+    // Committed: no row names the plain session, so the key looks taken by hand.
     REQUIRE(exec("UPDATE baton.baton_locks SET backend_pid = 0 WHERE lock_key = " + key));
     REQUIRE(exec("BEGIN"));
     REQUIRE(exec("UPDATE baton.baton_locks SET owner = 'round', pid = " + std::to_string(i) +
@@ -215,31 +226,25 @@ TEST_CASE("inspect and list name the holder whose grant commits during the call"
 }
 
 TEST_CASE("a SIGKILLed holder frees the lock in well under a second") {
-  TempDir dir;
   auto m = manager();
-  const auto name = fresh("crash");
-  CliHolder holder(dir, name, "30");
-  REQUIRE(eventually(10s, [&] { return held(m, name); }));
-  auto waiter = m.lock(name);
+  CliHolder holder(m, fresh("crash"), "30");
+  auto waiter = m.lock(holder.name);
   const auto killed = std::chrono::steady_clock::now();
   holder.process.signal(SIGKILL, /*group=*/true);
   REQUIRE(waiter.acquire_for(10s));
-  const auto elapsed = ms_since(killed);
+  const auto elapsed = ms_since(killed).count();
   INFO("lock free " << elapsed << " ms after SIGKILL (lease was 30 s)");
   CHECK(elapsed < 1000);
 }
 
 TEST_CASE("the server enforces the lease of a hung (SIGSTOPped) holder, which then learns it lost") {
-  TempDir dir;
   auto m = manager();
-  const auto name = fresh("hang");
-  CliHolder holder(dir, name, "1");
-  REQUIRE(eventually(10s, [&] { return held(m, name); }));
-  auto waiter = m.lock(name);
+  CliHolder holder(m, fresh("hang"), "1");
+  auto waiter = m.lock(holder.name);
   const auto stopped = std::chrono::steady_clock::now();
   holder.process.signal(SIGSTOP);
   REQUIRE(waiter.acquire_for(10s));
-  const auto elapsed = ms_since(stopped);
+  const auto elapsed = ms_since(stopped).count();
   INFO("lock free " << elapsed << " ms after SIGSTOP with a 1 s lease");
   CHECK(elapsed >= 900);
   CHECK(elapsed < 3500);
@@ -251,14 +256,11 @@ TEST_CASE("the server enforces the lease of a hung (SIGSTOPped) holder, which th
 }
 
 TEST_CASE("clear() ends another session's hold, waiters proceed and the old holder sees the loss") {
-  TempDir dir;
   auto m = manager();
-  const auto name = fresh("clear");
-  CliHolder holder(dir, name, "3");
-  REQUIRE(eventually(10s, [&] { return held(m, name); }));
-  auto waiter = m.lock(name);
+  CliHolder holder(m, fresh("clear"), "3");
+  auto waiter = m.lock(holder.name);
   CHECK_FALSE(waiter.try_acquire());
-  CHECK(m.clear(name));
+  CHECK(m.clear(holder.name));
   CHECK(waiter.acquire_for(3s));
   CHECK(holder.process.wait_exit(10s) == std::optional<int>(76));
   CHECK_FALSE(m.clear(fresh("never-held")));
@@ -314,7 +316,7 @@ TEST_CASE("an unreachable server is BackendUnavailable within connect_timeout") 
       lock.try_acquire();
       FAIL("acquired on an unreachable server");
     } catch (const baton::BackendUnavailable& e) {
-      const auto elapsed = ms_since(start);
+      const auto elapsed = ms_since(start).count();
       INFO(e.what() << " after " << elapsed << " ms");
       CHECK(elapsed < 1500);
       CHECK(std::string(e.what()).find("s3cr3t-pw") == std::string::npos);

@@ -19,7 +19,7 @@
 #include "baton/lock_manager.hpp"
 #include "baton/redis.hpp"
 #include "catch_session.hpp"
-#include "process.hpp"
+#include "test_support.hpp"
 
 using namespace baton::test;
 
@@ -126,7 +126,7 @@ class PrivateServer {
 
 std::string write_cli_config(const TempDir& dir, const std::string& url, const std::string& prefix) {
   const auto path = dir / "baton.json";
-  write_text(path, R"({"backend":"redis","redis":{"url":")" + url + R"(","key_prefix":")" + prefix +
+  write_file(path, R"({"backend":"redis","redis":{"url":")" + url + R"(","key_prefix":")" + prefix +
                        R"(","heartbeat_ms":200}})");
   return path.string();
 }
@@ -159,10 +159,10 @@ TEST_CASE("a dead waiter in the middle of the queue is pruned by its own deadlin
   holder.release();
   REQUIRE(first.wait_exit(10s) == std::optional<int>(0));
   REQUIRE(third.wait_exit(10s) == std::optional<int>(0));
-  const auto elapsed = ms_since(released);
+  const auto elapsed = ms_since(released).count();
   INFO("both live waiters served " << elapsed << " ms after release (dead waiter's liveness: 600 ms)");
   CHECK(elapsed < 2000);
-  CHECK(read_text(log) == "1\n3\n");
+  CHECK(read_file(log).value_or("") == "1\n3\n");
 }
 
 // A stop request shuts the waiter's socket. It may land while the waiter is
@@ -250,7 +250,7 @@ TEST_CASE("a frozen server (SIGSTOP) makes every call fail within its timeout, n
       FAIL("a call succeeded on a frozen server");
     } catch (const baton::BackendUnavailable& e) {
       INFO(e.what());
-      CHECK(ms_since(start) < 3000);  // command timeout 1 s (+ connect 1 s)
+      CHECK(ms_since(start).count() < 3000);  // command timeout 1 s (+ connect 1 s)
     }
   }
   server.signal(SIGCONT);

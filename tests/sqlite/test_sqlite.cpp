@@ -22,6 +22,7 @@
 #include "baton/error.hpp"
 #include "baton/lock_manager.hpp"
 #include "baton/sqlite.hpp"
+#include "test_support.hpp"
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -30,24 +31,15 @@ using baton::Clock;
 namespace {
 
 // A waiter row written by hand takes its ticket from the counter, as the
-// backend's own do (tickets are the key of baton_waiters since version 3).
+// backend's own do (tickets are the key of baton_waiters in schema version 3).
 const std::string next_ticket_sql =
     "UPDATE baton_holders SET token = token + 1 WHERE name = CAST('__baton.ticket' AS BLOB)";
 const std::string ticket_sql = "(SELECT token FROM baton_holders WHERE name = CAST('__baton.ticket' AS BLOB))";
 
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "baton-sqlite-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path db() const { return path / "baton.db"; }
+// A fresh directory per test, removed afterwards, and the database in it.
+struct TempDir : baton::test::TempDir {
+  TempDir() : baton::test::TempDir("baton-sqlite") {}
+  fs::path db() const { return path() / "baton.db"; }
 };
 
 baton::Owner owner(const std::string& id) { return baton::Owner{id, "test-host", static_cast<std::int64_t>(getpid())}; }
@@ -57,6 +49,12 @@ baton::sqlite::Options options_for(const fs::path& db) {
   o.path = db;
   return o;
 }
+
+// A backend on a fresh database (in `dir`), for TEST_CASE_METHOD.
+struct FreshDb {
+  TempDir dir;
+  std::shared_ptr<baton::Backend> backend = baton::sqlite::make_backend(options_for(dir.db()));
+};
 
 // A raw connection for peeking and poking. Not copyable.
 struct Raw {
@@ -133,9 +131,7 @@ pid_t fork_waiter(const baton::sqlite::Options& opts, const char* name, const ch
 
 }  // namespace
 
-TEST_CASE("a new database file gets the schema in WAL mode") {
-  TempDir dir;
-  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+TEST_CASE_METHOD(FreshDb, "a new database file gets the schema in WAL mode") {
   REQUIRE(fs::exists(dir.db()));
   Raw raw(dir.db());
   CHECK(raw.text("PRAGMA journal_mode") == "wal");
@@ -224,10 +220,10 @@ TEST_CASE("a version 1 file keeps its tokens growing when opened by this version
   CHECK(a->release());
   Raw raw(dir.db());
   CHECK(raw.text("SELECT value FROM baton_meta WHERE key='schema_version'") == "3");
-  // Deleting the counter row by hand loses the count (since version 3 the
-  // file keeps no other: version 1's sqlite_sequence went with its waiters
-  // table), so tokens jump 2^32 ahead of the highest the tables still show,
-  // as after a reboot, rather than start again.
+  // Deleting the counter row by hand loses the count (version 3 keeps no
+  // other: version 1's sqlite_sequence goes with its waiters table), so
+  // tokens jump 2^32 ahead of the highest the tables still show, as after a
+  // reboot, rather than start again.
   raw.exec("DELETE FROM baton_holders");
   token = a->try_acquire(30s);
   REQUIRE(token.has_value());
@@ -288,7 +284,7 @@ TEST_CASE("a version 2 file is rebuilt as version 3 with its queue in order") {
 
 TEST_CASE("a path that cannot be opened is BackendUnavailable naming the file") {
   TempDir dir;
-  auto bad = dir.path / "no-such-dir" / "baton.db";
+  auto bad = dir / "no-such-dir" / "baton.db";
   try {
     baton::sqlite::make_backend(options_for(bad));
     FAIL("no exception");
@@ -386,9 +382,7 @@ TEST_CASE("a simulated reboot voids old leases and moves tokens 2^32 ahead") {
   CHECK(raw.scalar("SELECT count(*) FROM baton_holders WHERE name = CAST('__baton.ticket' AS BLOB)") == 1);
 }
 
-TEST_CASE("clear removes a lease of any length, and only a live one counts") {
-  TempDir dir;
-  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+TEST_CASE_METHOD(FreshDb, "clear removes a lease of any length, and only a live one counts") {
   auto lock = backend->open("c", owner("o"));
   REQUIRE(lock->try_acquire(baton::forever));
   CHECK(backend->clear("c"));
@@ -401,9 +395,7 @@ TEST_CASE("clear removes a lease of any length, and only a live one counts") {
   CHECK_FALSE(lock->release());
 }
 
-TEST_CASE("leases are kept on CLOCK_BOOTTIME, not the wall clock") {
-  TempDir dir;
-  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+TEST_CASE_METHOD(FreshDb, "leases are kept on CLOCK_BOOTTIME, not the wall clock") {
   auto lock = backend->open("clock", owner("o"));
   auto before = boottime_ns();
   REQUIRE(lock->acquire(Clock::now() + 1s, 10s, {}));
@@ -429,9 +421,7 @@ TEST_CASE("leases are kept on CLOCK_BOOTTIME, not the wall clock") {
   CHECK(lock->release());
 }
 
-TEST_CASE("an expired lease frees the lock and its owner learns of the loss") {
-  TempDir dir;
-  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+TEST_CASE_METHOD(FreshDb, "an expired lease frees the lock and its owner learns of the loss") {
   auto first = backend->open("lease", owner("first"));
   auto second = backend->open("lease", owner("second"));
   REQUIRE(first->acquire(Clock::now() + 1s, 150ms, {}));
@@ -605,9 +595,7 @@ TEST_CASE("a SIGKILLed holder on this host frees the lock at once") {
   CHECK(lock->release());
 }
 
-TEST_CASE("a timed-out or stopped acquire leaves no row") {
-  TempDir dir;
-  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+TEST_CASE_METHOD(FreshDb, "a timed-out or stopped acquire leaves no row") {
   auto holder = backend->open("t", owner("holder"));
   auto waiter = backend->open("t", owner("waiter"));
   REQUIRE(holder->acquire(Clock::now() + 1s, 30s, {}));
@@ -820,9 +808,7 @@ TEST_CASE("hand-off between waiters is FIFO and never stalls") {
   CHECK(took < 5s);
 }
 
-TEST_CASE("names are bytes: NUL, quotes, % and * are used verbatim") {
-  TempDir dir;
-  auto backend = baton::sqlite::make_backend(options_for(dir.db()));
+TEST_CASE_METHOD(FreshDb, "names are bytes: NUL, quotes, % and * are used verbatim") {
   const std::vector<std::string> names = {
       std::string("a\0b", 3), std::string("a\0c", 3), "a", "'; DROP TABLE baton_holders; --",
       "%", "*", "a%", "\"quoted\" name", std::string(1024, 'x'), "\xff\xfe not utf-8"};

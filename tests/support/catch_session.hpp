@@ -1,17 +1,10 @@
 // Runs Catch2's session (command line, tests, report) for a test program's
-// main(). Catch2's implementation, and so Catch::Session, is compiled once
-// per build, in the conformance library (its catch_impl.cpp): the programs
-// reach it through this call.
+// main(). The session comes from the baton_catch_impl library
+// (catch_impl.cpp), the one place Catch2's implementation is compiled.
 #pragma once
-
-namespace baton::conformance::detail {
-int run_catch_session(int argc, char** argv);
-}  // namespace baton::conformance::detail
 
 namespace baton::test {
 
-inline int run_catch_session(int argc, char** argv) {
-  return baton::conformance::detail::run_catch_session(argc, argv);
-}
+int run_catch_session(int argc, char** argv);
 
 }  // namespace baton::test

@@ -13,8 +13,10 @@
 
 #include "baton/error.hpp"
 #include "baton/lock_manager.hpp"
+#include "test_support.hpp"
 
 using namespace std::chrono_literals;
+using baton::test::eventually;
 
 namespace {
 
@@ -106,17 +108,6 @@ struct Fixture {
   std::shared_ptr<FakeStore> store = std::make_shared<FakeStore>();
   baton::LockManager manager{std::make_shared<FakeBackend>(store)};
 };
-
-// Polls `pred` for up to `limit`; true if it held in time.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 3000ms) {
-  const auto end = baton::Clock::now() + limit;
-  while (baton::Clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return pred();
-}
 
 }  // namespace
 
@@ -243,7 +234,7 @@ TEST_CASE_METHOD(Fixture, "a lost lease is recorded, called back once and report
   lock.acquire();
   const auto token = lock.token();
   manager.clear("a");
-  REQUIRE(eventually([&] { return calls.load() == 1; }));
+  REQUIRE(eventually(3000ms, [&] { return calls.load() == 1; }));
   CHECK(lost_name == "a");
   CHECK(lost_token == token);
   CHECK_FALSE(lock.holds());
@@ -287,7 +278,7 @@ TEST_CASE_METHOD(Fixture, "an unreachable backend is retried until the lease has
   std::this_thread::sleep_for(700ms);
   CHECK(lock.holds());  // recovered before the lease ended
   store->renew_mode = FakeStore::RenewMode::unreachable;
-  REQUIRE(eventually([&] { return calls.load() == 1; }, 2000ms));
+  REQUIRE(eventually(2000ms, [&] { return calls.load() == 1; }));
   CHECK_FALSE(lock.holds());
 }
 
@@ -334,7 +325,7 @@ TEST_CASE("an on_lost callback may destroy the last Lock of a manager") {
     (*holder)->acquire();
     store->renew_mode = FakeStore::RenewMode::lost;
   }
-  REQUIRE(eventually([&] { return done.load(); }));
+  REQUIRE(eventually(3000ms, [&] { return done.load(); }));
 }
 
 TEST_CASE_METHOD(Fixture, "one instance may be shared by threads: the hold belongs to the instance") {

@@ -2,6 +2,7 @@
 #include <string_view>
 
 #include "baton/conformance.hpp"
+#include "catch_session.hpp"
 #include "support.hpp"
 
 namespace baton::conformance {
@@ -22,7 +23,7 @@ int main(int argc, char** argv, const Suite& suite) {
   // SIGPIPE keeps its default action on purpose: a backend that writes to a
   // socket its server (or a stop request) closed must not kill the program
   // using it, and here doing so fails the suite.
-  return detail::run_catch_session(argc, argv);
+  return baton::test::run_catch_session(argc, argv);
 }
 
 }  // namespace baton::conformance

@@ -1,5 +1,6 @@
 // Internal support of the conformance suite: the suite under test, unique
-// names, temp dirs, helper processes, file handshakes and waiter threads.
+// names, helper processes and waiter threads. Temp dirs, polling, files and
+// child processes are tests/support's (test_support.hpp).
 #pragma once
 
 #include <sys/types.h>
@@ -19,6 +20,7 @@
 #include "baton/conformance.hpp"
 #include "baton/lock.hpp"
 #include "baton/lock_manager.hpp"
+#include "test_support.hpp"
 
 namespace baton::conformance::detail {
 
@@ -48,75 +50,31 @@ const std::string& run_prefix();
 // run_prefix() + tag + "-" + a per-process counter: a fresh lock name.
 std::string unique_name(std::string_view tag);
 
-// ---- time -----------------------------------------------------------------
+// ---- from tests/support --------------------------------------------------
 
-inline milliseconds ms_since(Clock::time_point t) {
-  return std::chrono::duration_cast<milliseconds>(Clock::now() - t);
-}
-
-// Polls `pred` every few ms until it is true or `bound` passes. Returns the
-// last value of `pred`.
-bool eventually(milliseconds bound, const std::function<bool()>& pred, milliseconds step = 2ms);
-
-// ---- files ----------------------------------------------------------------
-
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path operator/(std::string_view leaf) const { return path_ / leaf; }
-
- private:
-  fs::path path_;
-};
-
-// Writes `content` to `path` atomically (a temp file renamed over it), so a
-// reader never sees a half-written file.
-void write_file(const fs::path& path, std::string_view content);
-// The whole file, or nullopt if it does not exist.
-std::optional<std::string> read_file(const fs::path& path);
-// Appends `line` + '\n' with one write(2) on an O_APPEND descriptor.
-void append_line(const fs::path& path, std::string_view line);
-std::vector<std::string> read_lines(const fs::path& path);
-bool wait_for_file(const fs::path& path, milliseconds bound);
+using baton::test::append_line;
+using baton::test::eventually;
+using baton::test::ms_since;
+using baton::test::read_file;
+using baton::test::read_lines;
+using baton::test::TempDir;
+using baton::test::wait_for_file;
+using baton::test::write_file;
 
 // ---- helper processes -------------------------------------------------------
 
 // A helper process: this binary re-executed (/proc/self/exe) with
 // `--baton-helper <parent pid> <task> <args...>`. It builds its backend with
-// the same suite().make_backend. The destructor SIGKILLs and reaps it if it
-// is still running, so a failing test never leaves a helper behind.
-class Helper {
+// the same suite().make_backend. Like every baton::test::Process, it is
+// killed and reaped when it goes out of scope.
+class Helper : public baton::test::Process {
  public:
   Helper(std::string task, std::vector<std::string> args);
-  ~Helper();
-  Helper(Helper&& other) noexcept;
-  Helper& operator=(Helper&&) = delete;
-  Helper(const Helper&) = delete;
-  Helper& operator=(const Helper&) = delete;
-
-  pid_t pid() const { return pid_; }
-  const std::string& description() const { return description_; }
-  // Sends `sig` (no-op once reaped).
-  void signal(int sig);
-  // SIGKILLs and reaps the process; returns when it is gone.
-  void kill();
-  // Waits up to `bound` for the process to exit. Returns its exit code, or
-  // 128 + signal number if a signal ended it, or nullopt on timeout.
-  std::optional<int> wait_exit(milliseconds bound);
-  bool running();
-
- private:
-  bool reap(bool block);
-
-  pid_t pid_ = -1;
-  std::optional<int> status_;
-  std::string description_;
 };
+
+// Waits up to `bound` for each helper to exit, and checks (Catch2) that
+// each one exited, with 0.
+void check_all_exit_0(std::vector<Helper>& helpers, milliseconds bound);
 
 // Runs a helper task (argv after the marker: parent pid, task, args).
 int run_helper(int argc, char** argv);
@@ -169,10 +127,6 @@ std::size_t wait_for_waiters(LockManager& manager, std::string_view name, std::s
 
 // A parsed "key=value key=value" line as the helpers write it.
 std::string field(std::string_view line, std::string_view key);
-
-// Catch2's session, from catch_impl.cpp (the only file that sees its
-// declaration).
-int run_catch_session(int argc, char** argv);
 
 // Anchors: each test source defines one; main() calls them all so the linker
 // keeps the object files (and their Catch2 registrations) of this static

@@ -1,4 +1,4 @@
-// DESIGN 1.1 mutual exclusion, 1.2 re-entrancy per instance.
+// docs/design.md §1.1 mutual exclusion, §1.2 re-entrancy per instance.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -96,12 +96,7 @@ TEST_CASE("mutual exclusion: 8-process counter loses no increment, tokens increa
     REQUIRE(wait_for_file(dir / ("ready-" + std::to_string(i)), 30s));
   }
   write_file(dir / "go", "");
-  for (auto& h : helpers) {
-    INFO("helper " << h.description());
-    const auto rc = h.wait_exit(90s);
-    REQUIRE(rc.has_value());
-    CHECK(*rc == 0);
-  }
+  check_all_exit_0(helpers, 90s);
   const auto counter = read_file(dir / "counter");
   REQUIRE(counter.has_value());
   CHECK(std::stol(*counter) == processes * iterations);

@@ -1,4 +1,4 @@
-// DESIGN 1.3 FIFO, and try_acquire() never jumping the queue.
+// docs/design.md §1.3 FIFO, and try_acquire() never jumping the queue.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -39,12 +39,7 @@ TEST_CASE("FIFO across processes: staggered waiters are granted in arrival order
   }
   CHECK(manager.inspect(name).waiters == static_cast<std::size_t>(waiters));
   holder.release();
-  for (auto& h : helpers) {
-    INFO("helper " << h.description());
-    const auto rc = h.wait_exit(30s);
-    REQUIRE(rc.has_value());
-    CHECK(*rc == 0);
-  }
+  check_all_exit_0(helpers, 30s);
   const auto lines = read_lines(dir / "order");
   REQUIRE(lines.size() == static_cast<std::size_t>(waiters));
   std::uint64_t last = holder_token;

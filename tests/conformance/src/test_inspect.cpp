@@ -1,4 +1,4 @@
-// DESIGN 1.9 inspection, 1.10 admin clear.
+// docs/design.md §1.9 inspection, §1.10 admin clear.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// DESIGN 1.5 TTL / lease, 1.6 crashes, 1.8 lost-lease notification.
+// docs/design.md §1.5 TTL / lease, §1.6 crashes, §1.8 lost-lease notification.
 #include <catch2/catch.hpp>
 
 #include <signal.h>

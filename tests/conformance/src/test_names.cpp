@@ -1,4 +1,5 @@
-// DESIGN 1.11 names, 1.12 contention is a result, and the std Lockable names.
+// docs/design.md §1.11 names, §1.12 errors (contention is a result), and the
+// std Lockable names.
 #include <catch2/catch.hpp>
 
 #include <atomic>

@@ -1,4 +1,4 @@
-// DESIGN 1.4 timeouts and cancellation.
+// docs/design.md §1.4 timeouts and cancellation.
 #include <catch2/catch.hpp>
 
 #include <atomic>

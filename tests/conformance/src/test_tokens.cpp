@@ -1,4 +1,4 @@
-// DESIGN 1.7 fencing tokens.
+// docs/design.md §1.7 fencing tokens.
 #include <catch2/catch.hpp>
 
 #include "baton/error.hpp"
@@ -21,6 +21,14 @@ TEST_CASE("fencing tokens strictly increase across grants, instances, processes,
     last = token;
     ++grants;
   };
+  // One grant, and its release, on a new backend object and manager.
+  auto grant_on_new_manager = [&](const char* what) {
+    auto manager = make_manager();
+    auto lock = manager.lock(name);
+    REQUIRE(lock.acquire_for(2s));
+    next(lock.token(), what);
+    lock.release();
+  };
 
   {
     auto manager = make_manager();
@@ -42,13 +50,7 @@ TEST_CASE("fencing tokens strictly increase across grants, instances, processes,
     b.release();
 
     // Another backend object and manager in this process.
-    {
-      auto other_manager = make_manager();
-      auto c = other_manager.lock(name);
-      REQUIRE(c.acquire_for(2s));
-      next(c.token(), "another manager");
-      c.release();
-    }
+    grant_on_new_manager("another manager");
 
     // Another process.
     {
@@ -84,11 +86,7 @@ TEST_CASE("fencing tokens strictly increase across grants, instances, processes,
   }
 
   // After a restart of the client: every backend object and manager gone.
-  auto manager = make_manager();
-  auto d = manager.lock(name);
-  REQUIRE(d.acquire_for(2s));
-  next(d.token(), "after restart");
-  d.release();
+  grant_on_new_manager("after restart");
 }
 
 TEST_CASE("fencing tokens of queued waiters increase in grant order", "[conformance][tokens]") {

@@ -1,10 +1,10 @@
 // baton/conformance.hpp: the conformance suite, as a library.
 //
-// Every backend, built-in or custom, must pass the same contract (DESIGN
-// section 1). The suite is a set of Catch2 tests, several of which start
-// helper processes: it re-executes the test binary itself, so the helpers
-// build their backend with the very same factory. A custom backend's whole
-// test program is:
+// Every backend, built-in or custom, must pass the same contract (the lock
+// contract, docs/design.md §1). The suite is a set of Catch2 tests, several
+// of which start helper processes: it re-executes the test binary itself,
+// so the helpers build their backend with the very same factory. A custom
+// backend's whole test program is:
 //
 //   #include <baton/conformance.hpp>
 //   int main(int argc, char** argv) {

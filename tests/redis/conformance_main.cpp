@@ -8,12 +8,12 @@
 #include <cstdlib>
 #include <random>
 #include <string>
-#include <string_view>
 
 #include <baton/conformance.hpp>
 #include <baton/redis.hpp>
 
-#include "process.hpp"
+#include "server_suite.hpp"
+#include "test_support.hpp"
 
 int main(int argc, char** argv) {
   const char* url = std::getenv("BATON_TEST_REDIS_URL");
@@ -23,20 +23,10 @@ int main(int argc, char** argv) {
                                std::to_string(std::random_device{}()) + ":";
     ::setenv("BATON_TEST_REDIS_PREFIX", prefix.c_str(), 1);
   }
-  baton::conformance::Suite suite;
-  suite.name = "redis";
-  suite.make_backend = [url = std::string(url ? url : ""), prefix = std::string(std::getenv("BATON_TEST_REDIS_PREFIX"))] {
-    baton::redis::Options options;
-    options.url = url;
-    options.key_prefix = prefix;
-    return baton::redis::make_backend(options);
-  };
-  suite.make_unreachable_backend = [] {
-    baton::redis::Options options;
-    options.url = "redis://127.0.0.1:1/0";  // nothing listens on port 1
-    options.connect_timeout = std::chrono::milliseconds(1000);
-    return baton::redis::make_backend(options);
-  };
-  suite.unreachable_bound = std::chrono::milliseconds(3000);
-  return baton::conformance::main(argc, argv, suite);
+  baton::redis::Options options, unreachable;
+  options.url = url ? url : "";
+  options.key_prefix = std::getenv("BATON_TEST_REDIS_PREFIX");
+  unreachable.url = "redis://127.0.0.1:1/0";  // nothing listens on port 1
+  return baton::conformance::main(argc, argv,
+                                  baton::test::server_suite("redis", options, unreachable, baton::redis::make_backend));
 }

@@ -3,39 +3,29 @@
 // the path travels in $BATON_CONFORMANCE_SQLITE_DB, set here to a fresh temp
 // file when it is not set already (helpers inherit it).
 #include <stdlib.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <string>
-#include <system_error>
+#include <optional>
 
 #include <baton/conformance.hpp>
 #include <baton/sqlite.hpp>
+
+#include "test_support.hpp"
 
 namespace {
 
 constexpr const char* db_env = "BATON_CONFORMANCE_SQLITE_DB";
 
-// Removes the temp directory this process created (not one it inherited).
-struct OwnedTempDir {
-  std::filesystem::path path;
-  ~OwnedTempDir() {
-    std::error_code ec;
-    if (!path.empty()) std::filesystem::remove_all(path, ec);
-  }
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  OwnedTempDir owned;
+  // The temp directory this process created (not one it inherited), removed
+  // when the run ends.
+  std::optional<baton::test::TempDir> owned;
   if (const char* set = std::getenv(db_env); set == nullptr || *set == '\0') {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/baton-conformance-sqlite-XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) return 70;
-    owned.path = templ;
-    ::setenv(db_env, (owned.path / "baton.db").c_str(), 1);
+    owned.emplace("baton-conformance-sqlite");
+    ::setenv(db_env, (*owned / "baton.db").c_str(), 1);
   }
   const std::filesystem::path db = std::getenv(db_env);
 
