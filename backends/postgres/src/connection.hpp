@@ -1,6 +1,7 @@
 // A libpq connection in pipeline mode, with every wait bounded by a deadline
-// and interruptible by a stop token. Internal: libpq-fe.h stays out of the
-// public headers.
+// and interruptible by a stop token (docs/design.md §4.1). Internal:
+// libpq-fe.h stays out of the public headers. Opening and the socket waits
+// are in connection.cpp, run() and its steps in pipeline.cpp.
 #pragma once
 
 #include <libpq-fe.h>
@@ -15,7 +16,7 @@
 
 #include "baton/options.hpp"
 
-namespace baton::postgres::internal {
+namespace baton::postgres::detail {
 
 struct ResultDeleter {
   void operator()(PGresult* r) const noexcept { PQclear(r); }
@@ -86,11 +87,39 @@ class Connection {
   std::string describe() const;
 
  private:
+  // One request sent in a pipeline: the statement it belongs to, and
+  // whether it is the Parse of a statement prepared on the way (its result
+  // is not one of the caller's).
+  struct Request {
+    std::size_t statement;
+    bool prepare;
+    std::string sql;
+  };
+  // The bounds of one run(): when to send a cancel request (a stop request
+  // or `cancel_at`), and when to give the server up.
+  struct Bounds {
+    std::stop_token stop;
+    Clock::time_point cancel_at;
+    Clock::time_point hard_deadline;
+    bool cancel_sent = false;
+  };
+
   explicit Connection(PGconn* conn);
   // Waits until the socket is readable (or writable) or `until`. Returns
   // false on timeout.
   bool wait_socket(bool for_write, Clock::time_point until);
+  // Marks the connection broken and throws BackendUnavailable naming `what`
+  // and libpq's message.
   [[noreturn]] void fail(const std::string& what);
+
+  // pipeline.cpp: the steps of run().
+  std::vector<Request> send_statements(const std::vector<Statement>& statements);
+  const std::string& prepared_name(const std::string& sql, std::vector<Request>& requests, std::size_t statement);
+  void send_sync(bool before_sync, Clock::time_point hard_deadline);
+  bool collect_results(const std::vector<Request>& requests, Bounds& bounds, bool before_sync, PipelineResult& out);
+  void await_result(Bounds& bounds);
+  bool record_result(Result result, const Request* request, PipelineResult& out);
+  void recover_aborted_transaction(Clock::time_point hard_deadline);
 
   PGconn* conn_;
   PGcancel* cancel_ = nullptr;
@@ -105,10 +134,11 @@ class Connection {
   unsigned pending_syncs_ = 0;
 };
 
-// The one place libpq's errors become baton's: throws BackendUnavailable for
-// connection-class failures (SQLSTATE 08xxx, 57P0x, 53xxx) and BackendError
-// for the rest, with `context` and the server's message.
-[[noreturn]] void throw_sqlstate(const std::string& context, const std::string& sqlstate,
+// The one place libpq's errors become baton's (through kit::raise):
+// BackendUnavailable for connection-class failures (SQLSTATE 08xxx, 57P0x,
+// 53xxx) and BackendError for the rest, with `context` and the server's
+// message.
+[[noreturn]] void raise_sqlstate(const std::string& context, const std::string& sqlstate,
                                  const std::string& message);
 
-}  // namespace baton::postgres::internal
+}  // namespace baton::postgres::detail
