@@ -9,8 +9,9 @@
 #include <cstring>
 
 #include "baton/error.hpp"
+#include "baton/kit/errors.hpp"
 
-namespace baton::redis::internal {
+namespace baton::redis::detail {
 namespace {
 
 timeval to_timeval(std::chrono::milliseconds ms) {
@@ -85,28 +86,29 @@ Endpoint parse_url(const std::string& url) {
   return e;
 }
 
-void throw_error(const std::string& context, std::string_view message, bool io_error) {
-  const std::string text = context + ": " + std::string(message);
-  if (io_error) throw BackendUnavailable(text);
-  for (std::string_view transient : {"LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"}) {
-    if (message.substr(0, transient.size()) == transient) throw BackendUnavailable(text);
-  }
-  throw BackendError(text);
+void raise_error(const std::string& context, std::string_view message, bool io_error) {
+  const bool transient = [&] {
+    for (std::string_view code : {"LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"}) {
+      if (message.substr(0, code.size()) == code) return true;
+    }
+    return false;
+  }();
+  kit::raise(io_error || transient ? kit::Failure::unavailable : kit::Failure::error, context, message);
 }
 
 Reply check(Reply reply, const std::string& context) {
-  if (reply->type == REDIS_REPLY_ERROR) throw_error(context, std::string_view(reply->str, reply->len), false);
+  if (reply->type == REDIS_REPLY_ERROR) raise_error(context, std::string_view(reply->str, reply->len), false);
   return reply;
 }
 
 std::unique_ptr<Connection> Connection::open(const Endpoint& endpoint, std::chrono::milliseconds connect_timeout,
                                              std::chrono::milliseconds command_timeout) {
   redisContext* ctx = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, to_timeval(connect_timeout));
-  if (ctx == nullptr) throw BackendUnavailable(endpoint.describe() + ": cannot allocate a connection");
+  if (ctx == nullptr) kit::raise(kit::Failure::unavailable, endpoint.describe(), "cannot allocate a connection");
   std::unique_ptr<Connection> c(new Connection(ctx, endpoint, command_timeout));
   if (ctx->err != 0) {
     c->dead_ = true;
-    throw_error(endpoint.describe() + ": cannot connect", ctx->errstr, true);
+    raise_error(endpoint.describe() + ": cannot connect", ctx->errstr, true);
   }
   // redisConnectWithTimeout bounds only the connect; every later read and
   // write needs its own bound.
@@ -118,7 +120,7 @@ std::unique_ptr<Connection> Connection::open(const Endpoint& endpoint, std::chro
     auto r = c->command(auth);
     if (r->type == REDIS_REPLY_ERROR) {
       // Say why without the server's text, which could echo the secret.
-      throw BackendError(endpoint.describe() + ": authentication failed (check the user and password)");
+      kit::raise(kit::Failure::error, endpoint.describe(), "authentication failed (check the user and password)");
     }
   }
   if (endpoint.db != 0) {
@@ -137,13 +139,13 @@ void Connection::set_timeout(std::chrono::milliseconds t) {
   if (t == current_timeout_) return;
   if (redisSetTimeout(ctx_, to_timeval(t)) != REDIS_OK) {
     dead_ = true;
-    throw_error(endpoint_.describe() + ": cannot set the socket timeout", ctx_->errstr, true);
+    raise_error(endpoint_.describe() + ": cannot set the socket timeout", ctx_->errstr, true);
   }
   current_timeout_ = t;
 }
 
 Reply Connection::command(const std::vector<std::string_view>& args, std::chrono::milliseconds extra_wait) {
-  if (dead()) throw BackendUnavailable(endpoint_.describe() + ": connection is closed");
+  if (dead()) kit::raise(kit::Failure::unavailable, endpoint_.describe(), "connection is closed");
   set_timeout(command_timeout_ + extra_wait);
   append(args);
   flush(args);
@@ -152,7 +154,7 @@ Reply Connection::command(const std::vector<std::string_view>& args, std::chrono
 
 std::vector<Reply> Connection::pipeline(const std::vector<std::vector<std::string_view>>& commands,
                                         std::chrono::milliseconds extra_wait) {
-  if (dead()) throw BackendUnavailable(endpoint_.describe() + ": connection is closed");
+  if (dead()) kit::raise(kit::Failure::unavailable, endpoint_.describe(), "connection is closed");
   set_timeout(command_timeout_ + extra_wait);
   for (const auto& args : commands) append(args);
   flush(commands.front());
@@ -172,7 +174,7 @@ void Connection::append(const std::vector<std::string_view>& args) {
   const int n = redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()), argv.data(), lengths.data());
   if (n < 0) {
     dead_ = true;
-    throw_error(endpoint_.describe() + ": " + std::string(args.empty() ? "" : args[0]), "out of memory", true);
+    raise_error(endpoint_.describe() + ": " + std::string(args.empty() ? "" : args[0]), "out of memory", true);
   }
   out_.append(formatted, static_cast<std::size_t>(n));
   redisFreeCommand(formatted);
@@ -195,7 +197,7 @@ void Connection::flush(const std::vector<std::string_view>& args) {
     const int err = errno;
     out_.clear();
     dead_ = true;
-    throw_error(endpoint_.describe() + ": " + std::string(args.empty() ? "" : args[0]),
+    raise_error(endpoint_.describe() + ": " + std::string(args.empty() ? "" : args[0]),
                 err == EAGAIN || err == EWOULDBLOCK ? "timed out sending" : std::strerror(err), true);
   }
   out_.clear();
@@ -205,7 +207,7 @@ Reply Connection::read_reply(const std::vector<std::string_view>& args) {
   void* raw = nullptr;
   if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
     dead_ = true;
-    throw_error(endpoint_.describe() + ": " + std::string(args.empty() ? "" : args[0]), ctx_->errstr, true);
+    raise_error(endpoint_.describe() + ": " + std::string(args.empty() ? "" : args[0]), ctx_->errstr, true);
   }
   return Reply(static_cast<redisReply*>(raw));
 }
@@ -217,4 +219,4 @@ void Connection::interrupt() noexcept {
   if (ctx_ != nullptr && ctx_->fd >= 0) ::shutdown(ctx_->fd, SHUT_RDWR);
 }
 
-}  // namespace baton::redis::internal
+}  // namespace baton::redis::detail

@@ -1,4 +1,4 @@
-// One hiredis connection with bounded waits. Internal: hiredis.h stays out of
+// One hiredis connection with bounded waits (docs/design.md §5.5). Internal: hiredis.h stays out of
 // the public headers.
 #pragma once
 
@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace baton::redis::internal {
+namespace baton::redis::detail {
 
 // A parsed redis:// URL. The password is kept out of every message.
 struct Endpoint {
@@ -89,12 +89,13 @@ class Connection {
   std::string out_;
 };
 
-// The one place hiredis's and the server's errors become baton's. Throws
-// BackendUnavailable for I/O failures and for replies that mean "not now"
-// (LOADING, BUSY, READONLY, MASTERDOWN, TRYAGAIN), BackendError for the rest.
-[[noreturn]] void throw_error(const std::string& context, std::string_view message, bool io_error);
+// The one place hiredis's and the server's errors become baton's (through
+// kit::raise): BackendUnavailable for I/O failures and for replies that mean
+// "not now" (LOADING, BUSY, READONLY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN),
+// BackendError for the rest.
+[[noreturn]] void raise_error(const std::string& context, std::string_view message, bool io_error);
 
 // Returns `reply` unless it is an error reply, which it throws.
 Reply check(Reply reply, const std::string& context);
 
-}  // namespace baton::redis::internal
+}  // namespace baton::redis::detail

@@ -12,7 +12,8 @@
 //
 // Keys, all under key_prefix, with the name binary-safe inside:
 //   <prefix><name>:token    fencing-token counter (the only key that stays)
-//   <prefix><name>:holder   hash of the current grant, PX = the lease
+//   <prefix><name>:holder   the current grant, one string "token\nowner\nat\npid\nhost",
+//                           expiring with the lease (SET PX)
 //   <prefix><name>:queue    waiters by ticket
 //   <prefix><name>:alive    waiters by liveness deadline
 //   <prefix><name>:wake:<t> wake-up list of waiter t (expires)
