@@ -6,9 +6,9 @@
 # Installs what it needs (gnuplot-nox, python3-redis), starts throw-away
 # PostgreSQL and Redis servers (scripts/servers.sh; on their own ports,
 # 54339 and 63809, so a test run can go on beside it), builds Release in
-# build/, runs every measure of bench/suite.cpp on every backend and the
-# redis-py peer, and writes build/bench/results.json, build/bench/results.md
-# and build/bench/*.png. See docs/benchmarks.md.
+# build/, runs every measure of bench_suite (bench/main.cpp) on every
+# backend and the redis-py peer, and writes build/bench/results.json,
+# build/bench/results.md and build/bench/*.png. See docs/benchmarks.md.
 #
 # Knobs (environment): BATON_BENCH_SECONDS (contention run length, 2),
 # BATON_BENCH_MAX_LOAD (wait up to 3 minutes for the 1-minute load average to
@@ -126,7 +126,7 @@ for ((rep = 1; rep <= BATON_BENCH_REPEATS; rep++)); do
     # The same hand-offs on the bare primitive, for the growth with depth that
     # the primitive itself shows (SQLite, which has no blocking lock: a FIFO
     # queue table moved on by one write transaction and a futex wake-up per
-    # hand-off; see bench/suite.cpp).
+    # hand-off; see bench/floors.cpp).
     run 120 "$suite" "$b" handoff_floor 1 500
     # With a durable token in each grant, as baton's (PostgreSQL).
     if [[ $b == postgres ]]; then run 120 "$suite" "$b" handoff_floor_fenced 1 500; fi
