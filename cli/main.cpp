@@ -171,76 +171,80 @@ baton::LockManager make_manager(const std::string& config) {
   return cli::open_manager(baton::find_config(path));
 }
 
+// `run`'s arguments, checked: a usage error names what is wrong.
+cli::RunArgs run_args(const Parsed& p, std::vector<std::string> command, bool had_dashdash) {
+  if (!had_dashdash) {
+    if (!p.run_extras.empty() && p.run_extras.front().starts_with("-")) {
+      throw UsageError{"unknown option " + p.run_extras.front(), usage_run};
+    }
+    throw UsageError{"missing '--' before CMD", usage_run};
+  }
+  if (!p.run_extras.empty()) {
+    const std::string& x = p.run_extras.front();
+    throw UsageError{(x.starts_with("-") ? "unknown option " : "unexpected argument before '--': ") + x, usage_run};
+  }
+  if (command.empty()) throw UsageError{"missing CMD after '--'", usage_run};
+  if (p.timeout && !(std::isfinite(*p.timeout) && *p.timeout >= 0)) {
+    throw UsageError{"--timeout must be a number of seconds >= 0", usage_run};
+  }
+  // A lease from 1 ms to one week (the bounds of defaults.ttl_seconds).
+  if (p.ttl && !(std::isfinite(*p.ttl) && *p.ttl > 0 && *p.ttl <= 7.0 * 24 * 3600)) {
+    throw UsageError{"--ttl must be a number of seconds > 0 (at most one week)", usage_run};
+  }
+  baton::validate_name(p.name);
+
+  cli::RunArgs args;
+  if (!p.config.empty()) args.config = p.config;
+  args.name = p.name;
+  args.timeout = p.timeout;
+  args.no_wait = p.no_wait;
+  if (p.ttl) args.ttl = std::max(seconds_to_ms(*p.ttl), std::chrono::milliseconds{1});
+  args.command = std::move(command);
+  return args;
+}
+
+int status_command(const Parsed& p) {
+  baton::validate_name(p.name);
+  auto manager = make_manager(p.config);
+  std::string line = cli::info_json(manager.inspect(p.name));
+  std::printf("%s\n", line.c_str());
+  return 0;
+}
+
+// Held locks only, sorted by name, one JSON object per line.
+int list_command(const Parsed& p) {
+  auto manager = make_manager(p.config);
+  auto infos = manager.list();
+  std::sort(infos.begin(), infos.end(),
+            [](const baton::LockInfo& a, const baton::LockInfo& b) { return a.name < b.name; });
+  for (const auto& info : infos) {
+    if (!info.held) continue;
+    std::string line = cli::info_json(info);
+    std::printf("%s\n", line.c_str());
+  }
+  return 0;
+}
+
+int clear_command(const Parsed& p) {
+  baton::validate_name(p.name);
+  auto manager = make_manager(p.config);
+  bool cleared = manager.clear(p.name);
+  nlohmann::ordered_json j;
+  j["name"] = p.name;
+  j["cleared"] = cleared;
+  std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  return 0;
+}
+
 int run_main(int argc, char** argv) {
   Parsed p;
   std::vector<std::string> command;
   bool had_dashdash = false;
   if (auto done = parse(argc, argv, p, command, had_dashdash)) return *done;
-
-  if (p.subcommand == "run") {
-    if (!had_dashdash) {
-      if (!p.run_extras.empty() && p.run_extras.front().starts_with("-")) {
-        throw UsageError{"unknown option " + p.run_extras.front(), usage_run};
-      }
-      throw UsageError{"missing '--' before CMD", usage_run};
-    }
-    if (!p.run_extras.empty()) {
-      const std::string& x = p.run_extras.front();
-      throw UsageError{(x.starts_with("-") ? "unknown option " : "unexpected argument before '--': ") + x,
-                       usage_run};
-    }
-    if (command.empty()) throw UsageError{"missing CMD after '--'", usage_run};
-    if (p.timeout && !(std::isfinite(*p.timeout) && *p.timeout >= 0)) {
-      throw UsageError{"--timeout must be a number of seconds >= 0", usage_run};
-    }
-    // A lease from 1 ms to one week (the bounds of defaults.ttl_seconds).
-    if (p.ttl && !(std::isfinite(*p.ttl) && *p.ttl > 0 && *p.ttl <= 7.0 * 24 * 3600)) {
-      throw UsageError{"--ttl must be a number of seconds > 0 (at most one week)", usage_run};
-    }
-    baton::validate_name(p.name);
-
-    cli::RunArgs args;
-    if (!p.config.empty()) args.config = p.config;
-    args.name = p.name;
-    args.timeout = p.timeout;
-    args.no_wait = p.no_wait;
-    if (p.ttl) args.ttl = std::max(seconds_to_ms(*p.ttl), std::chrono::milliseconds{1});
-    args.command = std::move(command);
-    return cli::run(args);
-  }
-
-  if (p.subcommand == "status") {
-    baton::validate_name(p.name);
-    auto manager = make_manager(p.config);
-    std::string line = cli::info_json(manager.inspect(p.name));
-    std::printf("%s\n", line.c_str());
-    return 0;
-  }
-
-  if (p.subcommand == "list") {
-    auto manager = make_manager(p.config);
-    auto infos = manager.list();
-    std::sort(infos.begin(), infos.end(),
-              [](const baton::LockInfo& a, const baton::LockInfo& b) { return a.name < b.name; });
-    for (const auto& info : infos) {
-      if (!info.held) continue;
-      std::string line = cli::info_json(info);
-      std::printf("%s\n", line.c_str());
-    }
-    return 0;
-  }
-
-  if (p.subcommand == "clear") {
-    baton::validate_name(p.name);
-    auto manager = make_manager(p.config);
-    bool cleared = manager.clear(p.name);
-    nlohmann::ordered_json j;
-    j["name"] = p.name;
-    j["cleared"] = cleared;
-    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-    return 0;
-  }
-
+  if (p.subcommand == "run") return cli::run(run_args(p, std::move(command), had_dashdash));
+  if (p.subcommand == "status") return status_command(p);
+  if (p.subcommand == "list") return list_command(p);
+  if (p.subcommand == "clear") return clear_command(p);
   throw UsageError{"missing subcommand", usage_any};
 }
 
