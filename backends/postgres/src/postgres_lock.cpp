@@ -85,8 +85,15 @@ std::vector<Statement> PostgresLock::acquire_statements(const Attempt& attempt) 
   if (attempt.wait && attempt.deadline != Clock::time_point::max()) {
     lock_timeout = std::max(milliseconds(1), kit::remaining(attempt.deadline));
   }
-  std::vector<Param> params{bytes(name_),      text(key_), text(owner_.id), text(owner_.host), text(owner_.pid),
-                            lease_ms(attempt.ttl), text(guc_ms(lock_timeout)), text(idle_timeout_for(attempt.ttl))};
+  // In the order of Sql::acquire's $1..$8.
+  std::vector<Param> params{bytes(name_),
+                            text(key_),
+                            text(owner_.id),
+                            text(owner_.host),
+                            text(owner_.pid),
+                            lease_ms(attempt.ttl),
+                            text(guc_ms(lock_timeout)),
+                            text(idle_timeout_for(attempt.ttl))};
   const Sql& sql = backend_->sql();
   return {Statement{"BEGIN", {}}, Statement{attempt.wait ? sql.acquire : sql.try_acquire, std::move(params)},
           Statement{"COMMIT", {}}};
