@@ -126,41 +126,7 @@ void sql_alive(sqlite3_context* context, int, sqlite3_value** args) {
   sqlite3_result_int(context, alive ? 1 : 0);
 }
 
-bool is_busy(int rc) {
-  int primary = rc & 0xff;
-  return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
-}
-
 }  // namespace
-
-void raise_error(int rc, std::string_view sqlite_message, const std::filesystem::path& path,
-                 std::string_view doing) {
-  std::string message = "sqlite: ";
-  message += doing;
-  message += " on ";
-  message += path.string();
-  message += ": ";
-  message += sqlite_message.empty() ? std::string_view(sqlite3_errstr(rc)) : sqlite_message;
-  message += " (";
-  message += sqlite3_errstr(rc);
-  message += ", code ";
-  message += std::to_string(rc);
-  message += ")";
-  switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
-    case SQLITE_READONLY:
-    case SQLITE_FULL:
-    case SQLITE_PERM:
-    case SQLITE_NOLFS:
-    case SQLITE_PROTOCOL:
-      throw BackendUnavailable(message);
-    default:
-      throw BackendError(message);
-  }
-}
 
 // ---------------------------------------------------------------- Query
 
@@ -259,7 +225,7 @@ Connection::Connection(std::filesystem::path path, std::shared_ptr<const Identit
     std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "";
     sqlite3_close_v2(db_);
     db_ = nullptr;
-    raise_error(rc, message, path_, "opening the database");
+    raise_sqlite_error(rc, message, path_, "opening the database");
   }
   try {
     sqlite3_extended_result_codes(db_, 1);
@@ -308,7 +274,7 @@ void Connection::prepare(std::initializer_list<Sql> sqls) noexcept {
 void Connection::fail(int rc, std::string_view doing) {
   std::string message = sqlite3_errmsg(db_);
   if (is_busy(rc)) throw Busy{rc, std::move(message)};
-  raise_error(rc, message, path_, doing);
+  raise_sqlite_error(rc, message, path_, doing);
 }
 
 void Connection::exec(const char* sql) {
@@ -335,7 +301,7 @@ void Connection::abandon_transaction() noexcept {
 }
 
 void Connection::raise_busy(const Busy& busy) const {
-  raise_error(busy.rc, busy.message + " (still locked by another writer after the busy timeout of " +
+  raise_sqlite_error(busy.rc, busy.message + " (still locked by another writer after the busy timeout of " +
                            std::to_string(busy_timeout_.count()) + " ms)",
               path_, "waiting for the database");
 }

@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "sqlite_error.hpp"
 #include "wake.hpp"
 
 #include "baton/options.hpp"
@@ -64,25 +65,6 @@ enum class Sql : std::size_t {
   own_ticket,
   count_,
 };
-
-// Thrown (internally only) when SQLite reports BUSY/LOCKED: Connection::run
-// retries or turns it into BackendUnavailable once the busy timeout passed.
-struct Busy {
-  int rc;
-  std::string message;
-};
-
-// Thrown (internally only) by Connection::run when the caller's deadline
-// passed or its stop was requested while the database was busy.
-struct Interrupted {};
-
-// The one translation from SQLite result codes to baton exceptions: BUSY,
-// LOCKED, CANTOPEN, IOERR, READONLY, FULL, PERM, NOLFS, PROTOCOL are
-// BackendUnavailable (another process or the environment is in the way and
-// may get out of it); everything else, CORRUPT and NOTADB among them, is
-// BackendError. The message names the file and SQLite's own words.
-[[noreturn]] void raise_error(int rc, std::string_view sqlite_message,
-                              const std::filesystem::path& path, std::string_view doing);
 
 class Connection;
 
