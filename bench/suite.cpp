@@ -792,11 +792,11 @@ int cmd_contention(int procs, double seconds) {
 // SQLite algorithm) needs at least for every contended grant: the hand-off
 // and the released process's waiter row, as the contention measure's loop
 // does (release, then acquire again at once). Baton's waiters post their
-// row for the next writer to insert (wake.hpp), so baton makes one write a
+// row for the next writer to insert (join_requests.hpp), so baton makes one write a
 // contended grant, as WRITES = 1. One process hands the turn to itself (no
 // wake-up), so WRITES = 2 with PROCS = 1 is an acquire+release's two
 // writes. No queue reads, no liveness, no lease. A busy writer sleeps on a
-// futex until a write transaction ends, as baton's do (wake.hpp), so the
+// futex until a write transaction ends, as baton's do (wake_board.hpp), so the
 // floor is not inflated by SQLite's default busy handler's millisecond
 // naps.
 struct FloorRing {

@@ -95,7 +95,7 @@ constexpr const char* sql_text[] = {
     "CASE WHEN ttl_ms < 0 THEN NULL ELSE ?3 + ttl_ms * 1000000 END FROM baton_waiters "
     "WHERE name = ?4 AND ticket = ?1 AND ttl_ms IS NOT NULL",
     // own_ticket: ?1 name, ?2 owner, ?3 now; the row a writer queued for a
-    // posted join request of this owner (wake.hpp), or the live grant a
+    // posted join request of this owner (join_requests.hpp), or the live grant a
     // release made of it. An owner waits for one name at a time.
     "SELECT ticket FROM baton_waiters WHERE name = ?1 AND owner = ?2 UNION ALL "
     "SELECT token FROM baton_holders WHERE name = ?1 AND owner = ?2 AND ifnull(expires_at > ?3, 1) LIMIT 1",
@@ -290,13 +290,13 @@ std::int64_t Connection::data_version() {
 
 void Connection::commit() {
   Query(*this, Sql::commit).run();
-  if (board_) board_->wrote();
+  if (board_) board_->write_ended();
 }
 
 void Connection::abandon_transaction() noexcept {
   if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    if (board_) board_->wrote();  // it may have held the write lock
+    if (board_) board_->write_ended();  // it may have held the write lock
   }
 }
 
@@ -316,14 +316,14 @@ int Connection::on_busy(void* self, int count) {
   if (now >= conn.busy_limit_ || now - conn.busy_since_ >= conn.busy_timeout_) return 0;
   if (conn.busy_stop_ != nullptr && conn.busy_stop_->stop_requested()) return 0;
   // With the wake board, sleep until a baton writer ends its transaction
-  // (wake.hpp says why neither napping nor yielding will do); 1 ms at most,
-  // for writers that are not baton's.
+  // (wake_board.hpp says why neither napping nor yielding will do); 1 ms at
+  // most, for writers that are not baton's.
   if (conn.board_) {
     const auto left = std::min<Clock::duration>(conn.busy_limit_ - now, std::chrono::milliseconds(1));
-    conn.board_->wait_for_write(conn.writes_seen_, left);
+    conn.board_->wait_for_write_end(conn.writes_seen_, left);
     // For the next attempt, should it fail too: the writer ahead of it ends
     // after this read.
-    conn.writes_seen_ = conn.board_->writes();
+    conn.writes_seen_ = conn.board_->writes_ended();
     return 1;
   }
   // Without it: the usual writer holds the lock for tens of microseconds;

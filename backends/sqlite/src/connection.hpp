@@ -17,7 +17,7 @@
 #include <sqlite3.h>
 
 #include "sqlite_error.hpp"
-#include "wake.hpp"
+#include "wake_board.hpp"
 
 #include "baton/options.hpp"
 
@@ -109,7 +109,7 @@ class Query {
 class Connection {
  public:
   // `board` (may be null): where write transactions are announced and a
-  // busy connection waits for the writer in its way (wake.hpp).
+  // busy connection waits for the writer in its way (wake_board.hpp).
   Connection(std::filesystem::path path, std::shared_ptr<const Identity> identity,
              std::chrono::milliseconds busy_timeout, std::shared_ptr<WakeBoard> board = nullptr);
   Connection(const Connection&) = delete;
@@ -153,7 +153,7 @@ class Connection {
              const std::stop_token* stop = nullptr) -> decltype(body()) {
     return run(
         [&] {
-          if (board_) writes_seen_ = board_->writes();
+          if (board_) writes_seen_ = board_->writes_ended();
           Query(*this, Sql::begin_immediate).run();
           if constexpr (std::is_void_v<decltype(body())>) {
             body();
@@ -225,7 +225,7 @@ class Connection {
   std::shared_ptr<const Identity> identity_;
   std::chrono::milliseconds busy_timeout_;
   std::shared_ptr<WakeBoard> board_;
-  // board_->writes() before the last attempt at the write lock.
+  // board_->writes_ended() before the last attempt at the write lock.
   std::uint32_t writes_seen_ = 0;
   sqlite3* db_ = nullptr;
   std::array<sqlite3_stmt*, static_cast<std::size_t>(Sql::count_)> statements_{};

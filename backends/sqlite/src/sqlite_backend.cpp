@@ -29,7 +29,7 @@
 // table fits in one), a release one write transaction. A contended acquire
 // queues a waiter row in its first transaction, or, when others wait already
 // (so the lock is most likely held), posts the row as a join request in the
-// wake file (wake.hpp) and sleeps: the next write transaction on the name,
+// wake file (join_requests.hpp) and sleeps: the next write transaction on the name,
 // usually the release that hands the lock on, inserts it, in posting order,
 // before it looks at the queue. A lock that changes hands back to back then
 // costs one write transaction per grant, not two. A release that finds a live
@@ -39,7 +39,7 @@
 // run out, a holder that died, clear) is taken by the first live waiter
 // itself, in a write transaction that purges dead rows in front of it. A
 // waiter does not write while it waits, except a heartbeat each heartbeat
-// interval: it sleeps on a futex in the wake file (wake.hpp) that whoever
+// interval: it sleeps on a futex in the wake file (join_requests.hpp) that whoever
 // frees the lock wakes (a hand-off also records the grant there, so the new
 // holder need not read it), re-checks its place with plain reads when woken
 // or when a lease or heartbeat it waits behind runs out, and only then takes
@@ -60,7 +60,7 @@
 #include "baton/sqlite.hpp"
 #include "connection.hpp"
 #include "host.hpp"
-#include "wake.hpp"
+#include "wake_board.hpp"
 
 namespace baton::sqlite {
 namespace {
@@ -70,6 +70,7 @@ using detail::Connection;
 using detail::Identity;
 using detail::Query;
 using detail::Sql;
+using detail::JoinClaims;
 using detail::WakeBoard;
 
 constexpr std::int64_t schema_version = 3;
@@ -85,7 +86,7 @@ constexpr auto head_liveness_probe = 50ms;
 // Waiters further back only need a change to move up; this is just a safety
 // net.
 constexpr auto queue_liveness_probe = 1s;
-// With the wake board (wake.hpp), whoever frees a lock wakes the first live
+// With the wake board (join_requests.hpp), whoever frees a lock wakes the first live
 // waiter, a hand-off also the waiter after it, so waiters sleep on their
 // futex and look only when woken or as a safety net for a wake that never
 // came (its sender died between commit and wake): the head as often as it
@@ -114,6 +115,9 @@ struct Shared {
   bool may_have_waiters(std::string_view name) const noexcept { return !board || board->may_have_waiters(name); }
   // The same, for a caller that is itself counted (inside acquire()).
   bool others_may_wait(std::string_view name) const noexcept { return !board || board->waiters(name) > 1; }
+
+  // The board's join requests; nullptr without the board.
+  detail::JoinRequests* join_requests() const noexcept { return board ? &board->join_requests() : nullptr; }
 
   std::unique_ptr<Connection> connect() const {
     return std::make_unique<Connection>(settings.path, identity, settings.busy_timeout, board);
@@ -351,7 +355,7 @@ void insert_waiter_row(Connection& c, const detail::JoinRequest& r, std::int64_t
 // when there is none (a writer claimed it and rolled back; we hold the
 // write lock, so no claim can still commit), 0 after claiming the entry
 // itself.
-std::int64_t queued_or_claim(Connection& c, WakeBoard::Claims& claims, std::string_view name, std::string_view owner,
+std::int64_t queued_or_claim(Connection& c, JoinClaims& claims, std::string_view name, std::string_view owner,
                              int entry, std::int64_t now) {
   Query q(c, Sql::own_ticket);
   q.bind_blob(1, name).bind_text(2, owner).bind(3, now);
@@ -361,18 +365,18 @@ std::int64_t queued_or_claim(Connection& c, WakeBoard::Claims& claims, std::stri
 }
 
 // Inside a write transaction on `name`, before it looks at the queue: queues
-// every join request posted for `name` (wake.hpp), oldest first, so a row
+// every join request posted for `name` (join_requests.hpp), oldest first, so a row
 // written now never overtakes a request posted before it. With `own` (the
 // caller's own request, `owner` its owner), returns the caller's ticket:
 // that of the row queued for it now, or by an earlier writer whose claim
 // had not been settled yet; 0 without `own`.
-std::int64_t absorb(const Shared& shared, Connection& c, WakeBoard::Claims& claims, std::string_view name,
+std::int64_t absorb(const Shared& shared, Connection& c, JoinClaims& claims, std::string_view name,
                     std::int64_t now, std::optional<int> own = std::nullopt, std::string_view owner = {}) {
   if (!shared.board) return 0;
-  claims.claim(name);
+  claims.claim_posted(name);
   auto& items = claims.items();
   std::int64_t mine = 0;
-  if (own && std::none_of(items.begin(), items.end(), [&](const auto& i) { return i.entry == *own; })) {
+  if (own && !claims.holds(*own)) {
     mine = queued_or_claim(c, claims, name, owner, *own, now);
   }
   for (auto& item : items) {
@@ -430,7 +434,7 @@ std::optional<std::int64_t> first_live_waiter(Connection& c, std::string_view na
 void wake_first(const Shared& shared, Connection& c, std::string_view name) noexcept {
   if (!shared.board || !shared.board->may_have_waiters(name)) return;
   // Posted join requests nobody took up: their posters look for themselves.
-  shared.board->wake_joiners(name);
+  shared.board->join_requests().wake_posters_of(name);
   try {
     if (auto ticket = c.read([&] { return first_live_waiter(c, name, detail::boottime_ns()); })) {
       shared.board->wake(*ticket);
@@ -447,7 +451,7 @@ struct HandOff {
   std::int64_t next = 0;
   void wake(WakeBoard* board) const noexcept {
     if (board == nullptr) return;
-    if (to != 0) board->hand_over(to);
+    if (to != 0) board->record_grant_and_wake(to);
     if (next != 0) board->wake(next);
   }
 };
@@ -459,7 +463,7 @@ struct HandOff {
 // hand-off costs one transaction fewer, and the waiter's wake-up is no
 // longer followed by a write on the hand-off's critical path. The waiter
 // after it is woken too, so it is up and watching when its turn comes.
-HandOff hand_off(const Shared& shared, Connection& c, WakeBoard::Claims& claims, std::string_view name,
+HandOff hand_off(const Shared& shared, Connection& c, JoinClaims& claims, std::string_view name,
                  std::int64_t now) {
   HandOff h;
   if (!shared.may_have_waiters(name)) return h;
@@ -515,7 +519,7 @@ class SqliteLock final : public BackendLock {
   Queue look(Connection& c, std::int64_t ticket, std::int64_t now, bool purge);
   // One write transaction's worth of work: purge the dead in front, join or
   // refresh our place in the queue, and take the grant if it is ours.
-  // With `own`, the caller's posted join request (wake.hpp) is queued first
+  // With `own`, the caller's posted join request (join_requests.hpp) is queued first
   // (or found queued), and `ticket` must be 0.
   Queue step(Connection& c, std::int64_t ticket, std::chrono::milliseconds ttl,
              Clock::time_point deadline = Clock::time_point::max(), const std::stop_token* stop = nullptr,
@@ -588,10 +592,10 @@ Queue SqliteLock::look(Connection& c, std::int64_t ticket, std::int64_t now, boo
 
 Queue SqliteLock::step(Connection& c, std::int64_t ticket, std::chrono::milliseconds ttl,
                        Clock::time_point deadline, const std::stop_token* stop, std::optional<int> own) {
-  WakeBoard::Claims claims(shared_->board.get());
+  JoinClaims claims(shared_->join_requests());
   Queue out = c.write(
       [&] {
-    claims.restart();  // a retry claims afresh
+    claims.give_back();  // a retry claims afresh
     auto now = detail::boottime_ns();
     auto heartbeat_deadline = now + 3 * shared_->settings.heartbeat.count() * 1'000'000;
     std::int64_t mine = ticket;
@@ -647,7 +651,7 @@ std::int64_t SqliteLock::insert_waiter(Connection& c, std::int64_t now, std::chr
   return ticket;
 }
 
-// This owner's waiter row, as a join request (wake.hpp) or for itself.
+// This owner's waiter row, as a join request (join_requests.hpp) or for itself.
 detail::JoinRequest SqliteLock::join_request(Connection& c, std::chrono::milliseconds ttl) const {
   const auto self = detail::self_process();
   detail::JoinRequest r;
@@ -687,9 +691,9 @@ void SqliteLock::grant(Connection& c, std::int64_t ticket, std::int64_t now, std
 
 void SqliteLock::leave(Connection& c, std::int64_t ticket) {
   HandOff h;
-  WakeBoard::Claims claims(shared_->board.get());
+  JoinClaims claims(shared_->join_requests());
   const bool handed = c.write([&] {
-    claims.restart();
+    claims.give_back();
     Query(c, Sql::delete_waiter).bind(1, ticket).bind_blob(2, name_).run();
     // Our releaser may have handed us the lock after all: pass it on.
     if (Query(c, Sql::drop_holder).bind_blob(1, name_).bind(2, ticket).bind_text(3, owner_.id).run() == 0) return false;
@@ -728,41 +732,30 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
   const Clock::duration queue_poll = board ? Clock::duration(queue_liveness_probe) : Clock::duration(settings.poll);
 
   // Counted before the first step: a release committed after it sees the
-  // count and looks for us (wake.hpp).
-  struct Counted {
-    WakeBoard* board;
-    std::string_view name;
-    Counted(WakeBoard* b, std::string_view n) : board(b), name(n) {
-      if (board) board->add_waiter(name);
-    }
-    ~Counted() {
-      if (board) board->remove_waiter(name);
-    }
-    Counted(const Counted&) = delete;
-    Counted& operator=(const Counted&) = delete;
-  } counted(board, name_);
+  // count and looks for us (wake_board.hpp).
+  detail::CountedWaiter counted(board, name_);
   // A stop request wakes our futex; read from the requesting thread.
   std::atomic<std::int64_t> sleeping_on{0};
   std::atomic<int> joined_on{-1};
   std::stop_callback on_stop(stop, [&] {
     if (auto t = sleeping_on.load(); board && t != 0) board->wake(t);
-    if (auto e = joined_on.load(); board && e >= 0) board->join_wake(e);
+    if (auto e = joined_on.load(); board && e >= 0) board->join_requests().wake(e);
   });
 
   std::int64_t ticket = 0;
-  // Our posted join request (wake.hpp), until we know our ticket.
+  // Our posted join request (join_requests.hpp), until we know our ticket.
   int joined = -1;
   try {
     Queue q;
     // Others wait already: the lock is most likely held, and whoever
     // releases it can queue us in the same write transaction. Otherwise (or
     // when the request cannot be posted) queue ourselves.
-    if (board && board->waiters(name_) > 1) joined = board->post(join_request(c, ttl)).value_or(-1);
+    if (board && board->waiters(name_) > 1) joined = board->join_requests().post(join_request(c, ttl)).value_or(-1);
     if (joined >= 0) {
       joined_on = joined;
       q = wait_joined(c, joined, ttl, deadline, stop, ticket);
       joined_on = -1;
-      board->abandon(joined);
+      board->join_requests().release(joined);
       joined = -1;
     } else {
       // A busy database may hold this up to the deadline; the step is then
@@ -798,7 +791,7 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
         if (now >= deadline || stop.stop_requested()) throw detail::Interrupted{};
         if (now >= next_beat || now >= recheck) break;
         // The sequence before the check: a wake sent after it ends the sleep.
-        const std::uint32_t seen = board ? board->sequence(ticket) : 0;
+        const std::uint32_t seen = board ? board->wake_sequence(ticket) : 0;
         if (board) {
           if (board->granted(ticket)) break;
         } else {
@@ -814,7 +807,7 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
           // Woken (or a collision in the board), it goes straight to the
           // reads below, which tell what changed.
           board->sleep(ticket, seen, until - now);
-          if (board->sequence(ticket) != seen) break;
+          if (board->wake_sequence(ticket) != seen) break;
         } else {
           nap_until(until, stop);
         }
@@ -825,7 +818,7 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
       // passes it on).
       now = Clock::now();
       if (now >= deadline || stop.stop_requested()) throw detail::Interrupted{};
-      // Our releaser made the grant and said so (WakeBoard::hand_over()):
+      // Our releaser made the grant and said so (WakeBoard::record_grant_and_wake()):
       // no read needed, which on a lock that changes hands back to back is
       // one read transaction fewer per grant.
       if (board && board->granted(ticket)) {
@@ -873,7 +866,7 @@ std::optional<std::uint64_t> SqliteLock::acquire(Clock::time_point deadline, std
       } catch (...) {
         // Freed all the same; a row written for it meanwhile is pruned by
         // its heartbeat deadline.
-        board->abandon(joined);
+        board->join_requests().release(joined);
       }
     }
     if (ticket != 0) {
@@ -908,15 +901,15 @@ Queue SqliteLock::wait_joined(Connection& c, int entry, std::chrono::millisecond
   // or a writer that died): we queue ourselves.
   auto give_up_at = Clock::now() + head_liveness_probe;
   for (;;) {
-    const std::uint32_t seen = board.join_sequence(entry);
-    const auto state = board.join_state(entry);
+    const std::uint32_t seen = board.join_requests().wake_sequence(entry);
+    const auto state = board.join_requests().progress(entry);
     if (state.state == detail::JoinState::done) return placed(state.ticket);
     auto now = Clock::now();
     if (now >= deadline || stop.stop_requested()) throw detail::Interrupted{};
     if (state.state == detail::JoinState::claimed) {
       // A writer is queueing us; it settles within its transaction's time.
       if (state.claimer_gone) return step(c, 0, ttl, deadline, &stop, entry);
-      board.join_sleep(entry, seen, std::min<Clock::duration>(1ms, deadline - now));
+      board.join_requests().sleep(entry, seen, std::min<Clock::duration>(1ms, deadline - now));
       continue;
     }
     if (look_now) {
@@ -930,32 +923,32 @@ Queue SqliteLock::wait_joined(Connection& c, int entry, std::chrono::millisecond
     }
     now = Clock::now();
     if (now >= give_up_at) return step(c, 0, ttl, deadline, &stop, entry);
-    board.join_sleep(entry, seen, std::min(give_up_at, deadline) - now);
-    if (board.join_sequence(entry) != seen) look_now = true;
+    board.join_requests().sleep(entry, seen, std::min(give_up_at, deadline) - now);
+    if (board.join_requests().wake_sequence(entry) != seen) look_now = true;
   }
 }
 
 std::int64_t SqliteLock::withdraw(Connection& c, int entry) {
   WakeBoard& board = *shared_->board;
-  if (board.cancel(entry)) return 0;
+  if (board.join_requests().cancel(entry)) return 0;
   // Claimed or queued already: once we hold the write lock no claim is in
   // flight, so the database says whether a row was written for us; if none
   // was, we claim the request ourselves, and abandon() below frees it.
-  WakeBoard::Claims claims(&board);
+  JoinClaims claims(&board.join_requests());
   const auto ticket = c.write([&] {
-    claims.restart();
+    claims.give_back();
     return queued_or_claim(c, claims, name_, owner_.id, entry, detail::boottime_ns());
   });
-  board.abandon(entry);
-  claims.restart();
+  board.join_requests().release(entry);
+  claims.give_back();
   return ticket;
 }
 
 std::optional<std::uint64_t> SqliteLock::try_acquire(std::chrono::milliseconds ttl) {
   Connection& c = conn();
-  WakeBoard::Claims claims(shared_->board.get());
+  JoinClaims claims(shared_->join_requests());
   auto token = c.write([&]() -> std::int64_t {
-    claims.restart();
+    claims.give_back();
     auto now = detail::boottime_ns();
     // A posted join request is a waiter ahead of us: queue it, so it counts.
     if (shared_->may_have_waiters(name_)) absorb(*shared_, c, claims, name_, now);
@@ -992,9 +985,9 @@ bool SqliteLock::release() {
   Connection& c = conn();
   prepare_release(c, shared_->may_have_waiters(name_));
   HandOff h;
-  WakeBoard::Claims claims(shared_->board.get());
+  JoinClaims claims(shared_->join_requests());
   bool live = c.write([&] {
-    claims.restart();
+    claims.give_back();
     const auto now = detail::boottime_ns();
     if (Query(c, Sql::release)
             .bind_blob(1, name_)
@@ -1018,7 +1011,7 @@ bool SqliteLock::release() {
     h.wake(shared_->board.get());
     // A request posted while this transaction ran was not taken up: its
     // poster looks at the queue again (it saw us holding).
-    if (auto* board = shared_->board.get(); board && board->may_have_waiters(name_)) board->wake_joiners(name_);
+    if (auto* board = shared_->board.get(); board && board->may_have_waiters(name_)) board->join_requests().wake_posters_of(name_);
   } else {
     // Not ours to hand on: whoever is first finds the lock free, if it is.
     wake_first(*shared_, c, name_);
@@ -1107,7 +1100,7 @@ LockInfo SqliteBackend::inspect(std::string_view name) {
       if (count.step()) info.waiters = static_cast<std::size_t>(count.int64(0));
     }
     // Posted join requests are waiters whose row this snapshot lacks.
-    if (shared_->board) info.waiters += shared_->board->joiners(name, c.identity().pid_ns, ticket_counter(c));
+    if (shared_->board) info.waiters += shared_->board->join_requests().count_without_row(name, c.identity().pid_ns, ticket_counter(c));
     return info;
   });
 }
@@ -1125,7 +1118,7 @@ std::vector<LockInfo> SqliteBackend::list() {
       LockInfo info = holder_info(q, 1, now);
       info.name = q.blob(0);
       info.waiters = static_cast<std::size_t>(q.int64(7));
-      if (shared_->board) info.waiters += shared_->board->joiners(info.name, c.identity().pid_ns, counter);
+      if (shared_->board) info.waiters += shared_->board->join_requests().count_without_row(info.name, c.identity().pid_ns, counter);
       out.push_back(std::move(info));
     }
     return out;
