@@ -618,7 +618,7 @@ TEST_CASE_METHOD(FreshDb, "a timed-out or stopped acquire leaves no row") {
 
 TEST_CASE("waiters that post their row: one that gives up or dies leaves nothing behind") {
   // With a waiter queued already, the next one posts its row in the wake
-  // file for the releaser to insert (wake.hpp's join requests) instead of
+  // file for the releaser to insert (join_requests.hpp) instead of
   // writing it. Whatever becomes of such a waiter, the queue must end up as
   // if it had written its row itself. Waiters are child processes, forked
   // before this process has any other thread (a fork beside a running

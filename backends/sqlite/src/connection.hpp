@@ -1,6 +1,6 @@
-// connection.hpp: one sqlite3 connection with its cached statements, its
-// busy policy and the one place where SQLite result codes become baton
-// errors. Private to the backend: sqlite3.h stays out of public headers.
+// connection.hpp: one sqlite3 connection with its cached statements and
+// its busy policy, and Query, one execution of a cached statement. Private
+// to the backend: sqlite3.h stays out of public headers.
 #pragma once
 
 #include <array>
@@ -16,93 +16,38 @@
 
 #include <sqlite3.h>
 
-#include "wake.hpp"
-
 #include "baton/options.hpp"
+#include "host.hpp"
+#include "sqlite_error.hpp"
+#include "statements.hpp"
+#include "wake_board.hpp"
 
 namespace baton::sqlite::detail {
 
-// Who "we" are when judging whether a row is alive: rows from another boot
-// are void, and pids are only comparable inside our own pid namespace.
-// Shared by every connection of one backend. Aggregate; copyable.
-struct Identity {
-  std::string boot_id;
-  std::string pid_ns;  // empty: do not check processes
-};
-
-// The row of baton_holders that holds the ticket counter (see
-// sqlite_backend.cpp's schema notes), as an SQL literal: the reserved name
-// "__baton.ticket" as a BLOB. No lock can have that name.
-#define BATON_TICKET_COUNTER "X'5F5F6261746F6E2E7469636B6574'"
-
-// Every statement the backend runs, prepared once per connection.
-enum class Sql : std::size_t {
-  begin_immediate,
-  begin_read,
-  commit,
-  rollback,
-  data_version,
-  purge_holder,
-  purge_ahead,
-  insert_waiter,
-  beat,
-  delete_waiter,
-  holder_row,
-  first_row,
-  first_ahead,
-  insert_holder,
-  renew,
-  release,
-  drop_holder,
-  inspect_holder,
-  count_waiters,
-  list_holders,
-  clear,
-  next_ticket,
-  read_ticket,
-  hand_off,
-  own_ticket,
-  count_,
-};
-
-// Thrown (internally only) when SQLite reports BUSY/LOCKED: Connection::run
-// retries or turns it into BackendUnavailable once the busy timeout passed.
-struct Busy {
-  int rc;
-  std::string message;
-};
-
-// Thrown (internally only) by Connection::run when the caller's deadline
-// passed or its stop was requested while the database was busy.
-struct Interrupted {};
-
-// The one translation from SQLite result codes to baton exceptions: BUSY,
-// LOCKED, CANTOPEN, IOERR, READONLY, FULL, PERM, NOLFS, PROTOCOL are
-// BackendUnavailable (another process or the environment is in the way and
-// may get out of it); everything else, CORRUPT and NOTADB among them, is
-// BackendError. The message names the file and SQLite's own words.
-[[noreturn]] void raise_error(int rc, std::string_view sqlite_message,
-                              const std::filesystem::path& path, std::string_view doing);
-
 class Connection;
+
+// A prepared statement and its parameter indices, resolved once.
+struct PreparedStatement {
+  sqlite3_stmt* stmt = nullptr;
+  ParamIndices params{};
+};
 
 // A cached statement borrowed for one execution: binds, steps and resets
 // (so its read or write transaction ends) when it goes out of scope.
 // Not copyable, not movable.
 class Query {
  public:
-  Query(Connection& conn, Sql sql);
-  // A one-off statement (schema set-up), prepared now and finalized at the end.
-  Query(Connection& conn, const char* sql);
+  Query(Connection& conn, Statement statement);
   Query(const Query&) = delete;
   Query& operator=(const Query&) = delete;
   ~Query();
 
-  Query& bind(int index, std::int64_t value);
-  Query& bind(int index, std::optional<std::int64_t> value);  // nullopt: NULL
+  // Binding a parameter the statement does not take is a BackendError.
+  Query& bind(Param param, std::int64_t value);
+  Query& bind(Param param, std::optional<std::int64_t> value);  // nullopt: NULL
   // Not copied: `value` must stay alive until the Query is destroyed.
-  Query& bind_text(int index, std::string_view value);
-  Query& bind_blob(int index, std::string_view value);
+  Query& bind_text(Param param, std::string_view value);
+  Query& bind_blob(Param param, std::string_view value);
 
   // Steps once: true with a row, false when done. Throws Busy or the
   // translated error.
@@ -117,9 +62,12 @@ class Query {
   std::string blob(int column) const;
 
  private:
+  Query(Connection& conn, const PreparedStatement& prepared);
+  int index(Param param) const noexcept;
+
   Connection& conn_;
   sqlite3_stmt* stmt_;
-  bool owned_ = false;
+  const ParamIndices& params_;
 };
 
 // One open database connection. Used by one thread at a time (opened
@@ -127,7 +75,7 @@ class Query {
 class Connection {
  public:
   // `board` (may be null): where write transactions are announced and a
-  // busy connection waits for the writer in its way (wake.hpp).
+  // busy connection waits for the writer in its way (wake_board.hpp).
   Connection(std::filesystem::path path, std::shared_ptr<const Identity> identity,
              std::chrono::milliseconds busy_timeout, std::shared_ptr<WakeBoard> board = nullptr);
   Connection(const Connection&) = delete;
@@ -171,8 +119,8 @@ class Connection {
              const std::stop_token* stop = nullptr) -> decltype(body()) {
     return run(
         [&] {
-          if (board_) writes_seen_ = board_->writes();
-          Query(*this, Sql::begin_immediate).run();
+          if (board_) writes_seen_ = board_->writes_ended();
+          Query(*this, Statement::begin_immediate).run();
           if constexpr (std::is_void_v<decltype(body())>) {
             body();
             commit();
@@ -193,9 +141,9 @@ class Connection {
             const std::stop_token* stop = nullptr) -> decltype(body()) {
     return run(
         [&] {
-          Query(*this, Sql::begin_read).run();
+          Query(*this, Statement::begin_read).run();
           auto result = body();
-          Query(*this, Sql::commit).run();
+          Query(*this, Statement::commit).run();
           return result;
         },
         deadline, stop);
@@ -204,15 +152,15 @@ class Connection {
   // `PRAGMA data_version`: changes whenever another connection commits.
   std::int64_t data_version();
 
-  // Executes SQL text without caching (schema set-up). Throws like Query.
-  void exec(const char* sql);
+  // Runs a multi-statement script (schema set-up). Throws like Query.
+  void exec(const char* script);
 
-  sqlite3_stmt* statement(Sql sql);
-  // Prepares `sqls` now, those not prepared yet, so the calls that run them
-  // later do not parse SQL on their critical path (a first release would
-  // otherwise parse four statements while it holds the write lock). A
+  // Prepares `statements` now, those not prepared yet, so the calls that
+  // run them later do not parse SQL on their critical path (a first release
+  // would otherwise parse four statements while it holds the write lock). A
   // statement that fails to prepare is left for its first use to report.
-  void prepare(std::initializer_list<Sql> sqls) noexcept;
+  void prepare(std::initializer_list<Statement> statements) noexcept;
+  // Throws Busy for BUSY/LOCKED, else the translated error.
   [[noreturn]] void fail(int rc, std::string_view doing);
 
  private:
@@ -232,6 +180,8 @@ class Connection {
     const std::stop_token* saved_stop_;
   };
 
+  PreparedStatement& prepared(Statement statement);
+
   static int on_busy(void* self, int count);
   // COMMIT, announced on the board to connections waiting for the lock.
   void commit();
@@ -243,10 +193,10 @@ class Connection {
   std::shared_ptr<const Identity> identity_;
   std::chrono::milliseconds busy_timeout_;
   std::shared_ptr<WakeBoard> board_;
-  // board_->writes() before the last attempt at the write lock.
+  // board_->writes_ended() before the last attempt at the write lock.
   std::uint32_t writes_seen_ = 0;
   sqlite3* db_ = nullptr;
-  std::array<sqlite3_stmt*, static_cast<std::size_t>(Sql::count_)> statements_{};
+  std::array<PreparedStatement, statement_count> statements_{};
   Clock::time_point busy_limit_ = Clock::time_point::max();
   Clock::time_point busy_since_{};
   const std::stop_token* busy_stop_ = nullptr;

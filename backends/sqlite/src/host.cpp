@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <string>
 
@@ -67,6 +68,20 @@ std::int64_t boottime_ns() noexcept {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+std::optional<std::int64_t> lease_end(std::int64_t now, std::chrono::milliseconds ttl) noexcept {
+  if (ttl == std::chrono::milliseconds::max() || ttl.count() < 0) return std::nullopt;
+  constexpr auto max = std::numeric_limits<std::int64_t>::max();
+  if (ttl.count() > (max - now) / 1'000'000) return std::nullopt;
+  return now + ttl.count() * 1'000'000;
+}
+
+std::chrono::steady_clock::time_point boottime_to_steady(std::int64_t boot_ns, std::int64_t now_boot,
+                                                         std::chrono::steady_clock::time_point now) noexcept {
+  const auto delta = std::chrono::nanoseconds(boot_ns - now_boot);
+  if (delta > std::chrono::hours(24 * 365)) return std::chrono::steady_clock::time_point::max();
+  return now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(delta);
+}
+
 std::int64_t wall_ms() noexcept {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -122,12 +137,12 @@ bool process_gone(std::int64_t pid, std::optional<std::int64_t> start) {
   // Ourselves: the start time we read once, no system call.
   if (const auto self = self_process(); pid == self.pid) return start && self.start && *start != *self.start;
   // Whether the pid still runs the same process (not a reused pid, not a
-  // zombie) takes kill() and a read of /proc, ~10 us in all, inside write
-  // transactions, several times per hand-off. A process seen alive is
-  // trusted for a moment: that delays noticing its death by at most `trust`,
-  // against leases and heartbeats of seconds. The memory is the process's,
-  // not each thread's: with hundreds of waiter threads, per-thread memories
-  // all missed, and a release read /proc inside its write transaction.
+  // zombie) takes kill() and a read of /proc, inside write transactions,
+  // several times per hand-off. A process seen alive is trusted for a
+  // moment: that delays noticing its death by at most `trust`, against
+  // leases and heartbeats of seconds. The memory is the process's, not each
+  // thread's, so that with many waiter threads a release still finds the
+  // answer remembered instead of reading /proc inside its write transaction.
   constexpr std::int64_t trust_ns = 20'000'000;
   struct Seen {
     std::int64_t pid = 0;

@@ -4,11 +4,20 @@
 // and enough about a process to tell, from another process, that it is dead.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 
 namespace baton::sqlite::detail {
+
+// Who "we" are when judging whether a row is alive: rows from another boot
+// are void, and pids are only comparable inside our own pid namespace.
+// Shared by every connection of one backend. Aggregate; copyable.
+struct Identity {
+  std::string boot_id;
+  std::string pid_ns;  // empty: do not check processes
+};
 
 // CLOCK_BOOTTIME in nanoseconds. Chosen over the wall clock because `date -s`
 // and NTP steps must neither expire nor extend a lease, and over
@@ -17,6 +26,16 @@ namespace baton::sqlite::detail {
 // clock in every process (and container) of one boot, and only of one boot:
 // hence the boot id stored next to every value taken from it.
 std::int64_t boottime_ns() noexcept;
+
+// The lease end, on the boot clock, of a lease of `ttl` taken at `now`
+// (both ns); nullopt for forever, or for a lease too long to represent.
+std::optional<std::int64_t> lease_end(std::int64_t now, std::chrono::milliseconds ttl) noexcept;
+
+// A boot-clock instant as a steady_clock instant (both tick at the same rate
+// while the machine runs), given one instant `now_boot` ~ `now` of each;
+// time_point::max() for one more than a year ahead.
+std::chrono::steady_clock::time_point boottime_to_steady(std::int64_t boot_ns, std::int64_t now_boot,
+                                                         std::chrono::steady_clock::time_point now) noexcept;
 
 // The wall clock in milliseconds since the epoch, for display only.
 std::int64_t wall_ms() noexcept;

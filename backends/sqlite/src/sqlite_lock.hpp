@@ -1,0 +1,44 @@
+// sqlite_lock.hpp: the backend side of one Lock instance.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include "baton/backend.hpp"
+#include "connection.hpp"
+#include "lock_queue.hpp"
+#include "settings.hpp"
+
+namespace baton::sqlite::detail {
+
+// Its connection is opened on first use and serves only this instance.
+// Called from one thread at a time (BackendLock's contract). Not copyable,
+// not movable.
+class SqliteLock final : public BackendLock {
+ public:
+  SqliteLock(std::shared_ptr<const SharedState> shared, std::string_view name, Owner owner);
+  SqliteLock(const SqliteLock&) = delete;
+  SqliteLock& operator=(const SqliteLock&) = delete;
+
+  std::optional<std::uint64_t> acquire(Clock::time_point deadline, std::chrono::milliseconds ttl,
+                                       std::stop_token stop) override;
+  std::optional<std::uint64_t> try_acquire(std::chrono::milliseconds ttl) override;
+  bool renew(std::chrono::milliseconds ttl) override;
+  bool release() override;
+
+ private:
+  Connection& connection();
+
+  std::shared_ptr<const SharedState> shared_;
+  std::string name_;
+  Owner owner_;
+  std::unique_ptr<Connection> conn_;
+  std::int64_t token_ = 0;  // of the grant held; 0: none
+};
+
+}  // namespace baton::sqlite::detail
