@@ -28,7 +28,8 @@ started=$SECONDS
 
 scripts/deps.sh
 
-# Database servers for the backends that need one (none yet); stopped on any exit.
+# The PostgreSQL and Redis servers their backends' tests run against
+# (scripts/servers.sh), stopped on any exit, failure included.
 # shellcheck source=servers.sh
 source scripts/servers.sh
 trap servers_stop EXIT

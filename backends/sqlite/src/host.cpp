@@ -161,9 +161,9 @@ bool process_gone(std::int64_t pid, std::optional<std::int64_t> start) {
   }
   if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return true;
   // The leader thread's own stat, not the process's: /proc/<pid>/stat sums
-  // the CPU time of every thread, so in a process of N threads it costs O(N)
-  // (500 queued waiter threads made each probe ~100x slower, inside write
-  // transactions). The leader's state and start time are the process's.
+  // the CPU time of every thread, so in a process of N threads it costs O(N),
+  // and probes run inside write transactions. The leader's state and start
+  // time are the process's.
   const auto p = std::to_string(pid);
   auto stat = read_stat(("/proc/" + p + "/task/" + p + "/stat").c_str());
   if (!stat || stat->pid != pid) return false;
