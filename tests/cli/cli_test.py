@@ -348,9 +348,9 @@ def bad_config_corpus(sb):
         check(len(lines) == 1, f"{fn}: exactly one line on stderr", r)
         # A config that names a backend this build leaves out fails on that
         # name first: its message names the backend, not the key behind it.
-        with open(os.path.join(BAD_CONFIGS, fn)) as f:
+        with open(os.path.join(BAD_CONFIGS, fn), "rb") as f:
             text = f.read()
-        absent = [b for b in ("postgres", "redis") if b not in BUILT_BACKENDS and f'"{b}"' in text]
+        absent = [b for b in ("postgres", "redis") if b not in BUILT_BACKENDS and f'"{b}"'.encode() in text]
         one_stderr_line(r, absent[0] if absent else key)
         check(r.stdout == "", f"{fn}: nothing on stdout", r)
     check(not sb.exists("locks.db") and not sb.exists("baton.db"), "a bad config never creates a database")
