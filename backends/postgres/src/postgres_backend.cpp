@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "baton/config.hpp"
+#include "baton/kit/connection_keys.hpp"
 #include "baton/error.hpp"
 #include "baton/kit/deadline.hpp"
 #include "baton/kit/defaults.hpp"
@@ -238,10 +239,8 @@ Options options_from_config(const nlohmann::json& section) {
   if (!dsn || dsn->empty()) throw ConfigError("postgres.dsn", "is required (a libpq connection string or URI)");
   o.dsn = *dsn;
   o.schema = s.string("schema", o.schema);
-  if (auto v = s.milliseconds("connect_timeout_ms", milliseconds(1), std::chrono::minutes(10))) o.connect_timeout = *v;
-  if (auto v = s.milliseconds("command_timeout_ms", milliseconds(1), std::chrono::minutes(10))) o.command_timeout = *v;
+  kit::read_connection_keys(s, o);
   if (auto v = s.milliseconds("client_check_ms", milliseconds(1), std::chrono::minutes(10))) o.client_check_interval = *v;
-  if (auto v = s.integer("pool_size", 1, 1024)) o.pool_size = static_cast<unsigned>(*v);
   s.finish();
   if (o.schema.empty() || o.schema.size() > 63) throw ConfigError("postgres.schema", "must be 1 to 63 bytes");
   return o;

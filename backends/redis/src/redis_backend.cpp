@@ -3,6 +3,7 @@
 #include "redis_backend.hpp"
 
 #include "baton/config.hpp"
+#include "baton/kit/connection_keys.hpp"
 #include "baton/error.hpp"
 #include "baton/kit/defaults.hpp"
 #include "baton/kit/errors.hpp"
@@ -173,10 +174,8 @@ Options options_from_config(const nlohmann::json& section) {
   Options o;
   o.url = s.string("url", o.url);
   o.key_prefix = s.string("key_prefix", o.key_prefix);
-  if (auto v = s.milliseconds("connect_timeout_ms", milliseconds(1), std::chrono::minutes(10))) o.connect_timeout = *v;
-  if (auto v = s.milliseconds("command_timeout_ms", milliseconds(1), std::chrono::minutes(10))) o.command_timeout = *v;
+  kit::read_connection_keys(s, o);
   if (auto v = s.milliseconds("heartbeat_ms", milliseconds(10), std::chrono::minutes(10))) o.heartbeat_interval = *v;
-  if (auto v = s.integer("pool_size", 1, 1024)) o.pool_size = static_cast<unsigned>(*v);
   s.finish();
   detail::parse_url(o.url);  // ConfigError now rather than at first use
   return o;

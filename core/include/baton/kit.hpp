@@ -4,6 +4,7 @@
 // backends use exactly this (docs/design.md §2).
 #pragma once
 
+#include "baton/kit/connection_keys.hpp"
 #include "baton/kit/connection_pool.hpp"
 #include "baton/kit/deadline.hpp"
 #include "baton/kit/defaults.hpp"
