@@ -27,7 +27,8 @@ struct LockInfo {
   // `baton::forever` for a lease that never expires.
   std::chrono::milliseconds expires_in{0};
   // Live waiters queued behind the holder (or ahead of a free lock that is
-  // about to be handed over).
+  // about to be handed over). Exact, not an estimate: the conformance suite
+  // waits on this count to know its waiters are queued.
   std::size_t waiters = 0;
 };
 
