@@ -138,5 +138,6 @@ void anchor_lease();
 void anchor_tokens();
 void anchor_inspect();
 void anchor_names();
+void anchor_stopped_head();
 
 }  // namespace baton::conformance::detail
