@@ -15,6 +15,7 @@
 
 #include "baton/error.hpp"
 #include "support.hpp"
+#include "watchdog.hpp"
 
 namespace baton::conformance::detail {
 void anchor_stopped_head() {}
@@ -71,6 +72,8 @@ void stopped_head_keeps_its_place(FreedBy how) {
   auto manager = make_manager();
   auto other_manager = make_manager();  // another backend object: another client of the store
   const auto name = unique_name("stopped-head");
+  std::optional<Step> step;  // for the watchdog's message, should a call never return
+  step.emplace("starting the holder");
 
   // ---- the holder: this process for release and clear, a helper process
   // (auto-renewing a short lease) for expiry and kill.
@@ -91,6 +94,7 @@ void stopped_head_keeps_its_place(FreedBy how) {
   }
 
   // ---- the queue: the head (a helper process), then `later` (a thread).
+  step.emplace("queueing the head waiter (a helper process)");
   Helper head("wait", {name, dir.path().string(), "head", "30000", "hold"});
   INFO("head waiter helper " << head.description());
   REQUIRE(wait_for_file(dir / "ready-head", 20s));
@@ -99,6 +103,7 @@ void stopped_head_keeps_its_place(FreedBy how) {
          "(Backend::inspect); the case times the queue by it");
     REQUIRE(wait_for_waiters(manager, name, 1) == 1);
   }
+  step.emplace("queueing the later waiter (a thread)");
   auto later_lock = other_manager.lock(name);
   ThreadWaiter later(later_lock, 30s, [&](baton::Lock& l) {
     append_line(dir / "order", "id=later token=" + std::to_string(l.token()));
@@ -112,11 +117,13 @@ void stopped_head_keeps_its_place(FreedBy how) {
   auto intruder = other_manager.lock(name);
 
   // ---- stop the head, then free the lock.
+  step.emplace("stopping the head waiter");
   {
     INFO("the head waiter did not stop (SIGSTOP) within 2 s");
     REQUIRE(head.stop());
   }
   const auto stopped = baton::Clock::now();
+  step.emplace(std::string("freeing the lock: ") + describe(how));
   // Within how long after `freed` the contract says the old grant is gone.
   milliseconds free_bound = 0ms;
   switch (how) {
@@ -144,6 +151,7 @@ void stopped_head_keeps_its_place(FreedBy how) {
   const auto freed = baton::Clock::now();
 
   // ---- the window: nobody but the stopped head may get the lock.
+  step.emplace("while the head waiter is stopped: try_acquire() and inspect()");
   bool later_overtook = false;
   int intruder_took = 0;
   int tries = 0;
@@ -186,6 +194,7 @@ void stopped_head_keeps_its_place(FreedBy how) {
   }
 
   // ---- resume the head: it is served first, promptly.
+  step.emplace("waiting for the resumed head waiter to be granted");
   head.resume();
   const auto resumed = baton::Clock::now();
   const auto grant_by = std::max(resumed, freed + free_bound) + prompt;
@@ -213,6 +222,7 @@ void stopped_head_keeps_its_place(FreedBy how) {
   }
 
   // ---- the head releases: now, and only now, `later` is granted.
+  step.emplace("the head waiter releases; waiting for the later waiter to be granted");
   const auto head_released = baton::Clock::now();
   write_file(dir / "release-head", "");
   {
@@ -247,6 +257,7 @@ void stopped_head_keeps_its_place(FreedBy how) {
   }
 
   // ---- the old holder learns of its loss.
+  step.emplace("the old holder's release reports its loss");
   if (how == FreedBy::clear) {
     INFO("docs/design.md §1.10: the cleared holder's release reports the loss (§1.8)");
     CHECK_THROWS_AS(local_holder->release(), baton::LockLost);
