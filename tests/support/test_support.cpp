@@ -202,6 +202,47 @@ void Process::signal(int sig, bool group) {
   if (pid_ > 0 && !reap(false)) ::kill(group ? -pid_ : pid_, sig);
 }
 
+namespace {
+
+// The state letter of a /proc/.../stat file ("R", "S", "T", ...), or 0 if
+// unreadable.
+char task_state(const fs::path& stat) {
+  const auto text = read_file(stat);
+  if (!text) return 0;
+  // "pid (comm) S ...": comm may hold spaces and parentheses, so look after
+  // the last ')'.
+  const auto close = text->rfind(')');
+  if (close == std::string::npos || close + 2 >= text->size()) return 0;
+  return (*text)[close + 2];
+}
+
+// Whether every thread of `pid` is stopped (a group stop reaches each
+// thread on its own way back to user mode).
+bool all_threads_stopped(pid_t pid) {
+  std::error_code ec;
+  fs::directory_iterator it(fs::path("/proc") / std::to_string(pid) / "task", ec);
+  if (ec) return false;
+  bool any = false;
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) return false;
+    const char state = task_state(it->path() / "stat");
+    if (state == 0) continue;  // a thread that just ended
+    if (state != 'T' && state != 't') return false;
+    any = true;
+  }
+  return any && !ec;
+}
+
+}  // namespace
+
+bool Process::stop(milliseconds bound) {
+  if (pid_ <= 0 || reap(false)) return false;
+  ::kill(pid_, SIGSTOP);
+  return eventually(bound, [&] { return all_threads_stopped(pid_); }, 1ms);
+}
+
+void Process::resume() { signal(SIGCONT); }
+
 void Process::kill() {
   if (pid_ < 0 || reap(false)) return;
   ::kill(-pid_, SIGKILL);

@@ -89,6 +89,13 @@ class Process {
   const std::string& description() const { return description_; }
   // Sends `sig` to the child only, or to its whole group (no-op once reaped).
   void signal(int sig, bool group = false);
+  // SIGSTOPs the child (not its group) and waits up to `bound` until the
+  // kernel shows it stopped (/proc/<pid>/stat state T), so that what the test
+  // does next really happens while the child cannot react. False if it did
+  // not stop in time (or is gone).
+  bool stop(milliseconds bound = 2000ms);
+  // SIGCONTs the child (not its group). No-op once reaped.
+  void resume();
   // SIGKILLs and reaps the child; returns when it is gone.
   void kill();
   // Waits up to `bound` for the child to exit. Returns its exit code, or

@@ -1,4 +1,5 @@
 #include "support.hpp"
+#include "watchdog.hpp"
 
 #include <unistd.h>
 
@@ -77,7 +78,13 @@ std::vector<std::string> helper_argv(std::string task, std::vector<std::string> 
 }  // namespace
 
 Helper::Helper(std::string task, std::vector<std::string> args)
-    : Process(helper_argv(std::move(task), std::move(args))) {}
+    : Process(helper_argv(std::move(task), std::move(args))) {
+  watch_helper(pid());
+}
+
+Helper::~Helper() {
+  if (pid() > 0) unwatch_helper(pid());
+}
 
 void check_all_exit_0(std::vector<Helper>& helpers, milliseconds bound) {
   for (auto& h : helpers) {
@@ -116,6 +123,7 @@ ThreadWaiter::ThreadWaiter(Lock& lock, milliseconds timeout, std::function<void(
 }
 
 ThreadWaiter::~ThreadWaiter() {
+  Step step("joining a waiter thread: its acquire_for() must return after a stop request (docs/design.md §1.4)");
   thread_.request_stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -133,6 +141,7 @@ bool ThreadWaiter::finish(milliseconds bound) {
 
 std::size_t wait_for_waiters(LockManager& manager, std::string_view name, std::size_t n,
                              milliseconds bound) {
+  Step step("waiting for inspect().waiters to reach " + std::to_string(n) + " (docs/design.md §1.9)");
   std::size_t seen = 0;
   eventually(
       bound,

@@ -67,9 +67,13 @@ using baton::test::write_file;
 // `--baton-helper <parent pid> <task> <args...>`. It builds its backend with
 // the same suite().make_backend. Like every baton::test::Process, it is
 // killed and reaped when it goes out of scope.
+// The watchdog (watchdog.hpp) knows every live helper, to resume and kill it
+// when a case runs past its bound.
 class Helper : public baton::test::Process {
  public:
   Helper(std::string task, std::vector<std::string> args);
+  Helper(Helper&& other) noexcept = default;
+  ~Helper();
 };
 
 // Waits up to `bound` for each helper to exit, and checks (Catch2) that
@@ -138,5 +142,7 @@ void anchor_lease();
 void anchor_tokens();
 void anchor_inspect();
 void anchor_names();
+void anchor_stopped_head();
+void anchor_watchdog();
 
 }  // namespace baton::conformance::detail

@@ -164,6 +164,89 @@ TEST_CASE("list() gives every held lock and no free one", "[conformance][inspect
   for (auto& info : manager.list()) CHECK(info.name.rfind(base, 0) != 0);
 }
 
+TEST_CASE("list() and inspect() report locks held with a forever lease", "[conformance][inspect][ttl][process]") {
+  // docs/design.md §1.5: a lease of baton::forever never ends; §1.9: list()
+  // returns one LockInfo per held lock, with expires_in baton::forever for
+  // such a lease. A store that keeps "no expiry" as a missing or null lease
+  // end must not drop those locks from list().
+  INFO("docs/design.md §1.9 list() and inspect() with forever leases (§1.5)");
+  TempDir dir;
+  auto manager = make_manager();
+  const auto base = unique_name("list-forever") + "/";
+  auto mine = manager.lock(base + "here", {.ttl = baton::forever, .auto_renew = false});
+  auto bounded = manager.lock(base + "bounded", {.ttl = 30s});
+  mine.acquire();
+  bounded.acquire();
+  Helper other("hold", {base + "other-process", dir.path().string(), std::to_string(baton::forever.count()), "0"});
+  {
+    INFO("helper " << other.description());
+    REQUIRE(wait_for_file(dir / "acquired", 20s));
+  }
+  const auto other_token = std::stoull(field(read_file(dir / "acquired").value_or(""), "token"));
+
+  {
+    INFO("docs/design.md §1.9: inspect() of a lock held with a forever lease (§1.5) reports it held, "
+         "expires_in baton::forever");
+    const auto info = manager.inspect(base + "other-process");
+    CHECK(info.held);
+    CHECK(info.token == other_token);
+    CHECK(info.expires_in == baton::forever);
+  }
+  std::map<std::string, baton::LockInfo> listed;
+  for (auto& info : manager.list()) {
+    if (info.name.rfind(base, 0) != 0) continue;
+    INFO("docs/design.md §1.9: list() gives each held lock once; listed twice: " << info.name);
+    CHECK(listed.count(info.name) == 0);
+    listed[info.name] = info;
+  }
+  std::string names;
+  for (const auto& [n, info] : listed) names += " " + n.substr(base.size());
+  INFO("listed:" << (names.empty() ? " nothing" : names));
+  {
+    INFO("docs/design.md §1.9: list() must report a lock held with a forever lease (§1.5) in this process");
+    REQUIRE(listed.count(base + "here") == 1);
+    const auto& info = listed[base + "here"];
+    CHECK(info.held);
+    CHECK(info.token == mine.token());
+    CHECK(info.pid == ::getpid());
+    CHECK(info.expires_in == baton::forever);
+  }
+  {
+    INFO("docs/design.md §1.9: list() must report a lock held with a forever lease (§1.5) in another process");
+    REQUIRE(listed.count(base + "other-process") == 1);
+    const auto& info = listed[base + "other-process"];
+    CHECK(info.held);
+    CHECK(info.token == other_token);
+    CHECK(info.pid == other.pid());
+    CHECK(info.expires_in == baton::forever);
+  }
+  {
+    INFO("docs/design.md §1.9: list() reports a lock held with a bounded lease alongside, with its lease");
+    REQUIRE(listed.count(base + "bounded") == 1);
+    const auto& info = listed[base + "bounded"];
+    CHECK(info.token == bounded.token());
+    CHECK(info.expires_in > 0ms);
+    CHECK(info.expires_in <= 30s);
+  }
+  {
+    INFO("docs/design.md §1.9: list() gives held locks only");
+    CHECK(listed.size() == 3);
+  }
+
+  write_file(dir / "release", "");
+  REQUIRE(other.wait_exit(10s) == std::optional<int>(0));
+  {
+    INFO("the helper's release of its forever lease: " << read_file(dir / "result").value_or(""));
+    CHECK(field(read_file(dir / "result").value_or(""), "release") == "ok");
+  }
+  mine.release();
+  bounded.release();
+  for (auto& info : manager.list()) {
+    INFO("docs/design.md §1.9: a released lock is not listed: " << info.name);
+    CHECK(info.name.rfind(base, 0) != 0);
+  }
+}
+
 TEST_CASE("clear frees a held lock, the old holder cannot free the new grant, waiters keep their places",
           "[conformance][clear]") {
   auto manager = make_manager();

@@ -7,6 +7,7 @@
 
 #include "baton/error.hpp"
 #include "support.hpp"
+#include "watchdog.hpp"
 
 namespace baton::conformance::detail {
 void anchor_timeouts() {}
@@ -126,6 +127,9 @@ TEST_CASE("a stop_token cancels a blocking acquire promptly and leaves no trace"
   holder.acquire();
 
   SECTION("acquire_until(max)") {
+    // Declared before the thread, so it names the step while the thread is
+    // joined: an acquire that ignores the stop request never returns.
+    Step step("a thread in acquire_until(max) must return once a stop is requested (docs/design.md §1.4)");
     std::stop_source source;
     std::atomic<int> result{-1};
     std::atomic<baton::Clock::rep> returned_at{0};

@@ -1,0 +1,367 @@
+// docs/design.md §1.3 FIFO (no queue jumping) on every way a lock becomes
+// free while the head waiter cannot react: a release (§1.3), an admin clear
+// (§1.10), an expired lease (§1.5) and a killed holder (§1.6). A mutation
+// run found that the suite tested FIFO only when a release hands the lock
+// straight to a head that is awake; these cases stop the head first.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "baton/error.hpp"
+#include "support.hpp"
+#include "watchdog.hpp"
+
+namespace baton::conformance::detail {
+void anchor_stopped_head() {}
+}  // namespace baton::conformance::detail
+
+using namespace baton::conformance::detail;
+
+namespace {
+
+// How the lock becomes free while the head waiter is stopped.
+enum class FreedBy { release, clear, expiry, kill };
+
+const char* describe(FreedBy how) {
+  switch (how) {
+    case FreedBy::release: return "the holder releases (docs/design.md §1.3)";
+    case FreedBy::clear: return "an admin clear (docs/design.md §1.10)";
+    case FreedBy::expiry: return "the holder's lease runs out (docs/design.md §1.5)";
+    case FreedBy::kill: return "the holder is SIGKILLed (docs/design.md §1.6)";
+  }
+  return "?";
+}
+
+// How soon a waiter that can react must be granted a lock that is free for
+// it: the bound the timeout tests allow after a release (test_timeouts.cpp,
+// "a waiter that timed out does not delay the waiters behind it").
+constexpr milliseconds prompt = 500ms;
+
+// The lease of a holder process that is stopped (expiry) or killed (kill):
+// short, so that the lock is free for most of the window below even on a
+// backend that only notices a dead holder when its lease ends, and so that
+// lease + 1 s (§1.5, §1.6) ends inside that window: then the case can check
+// that the old grant is gone before it resumes the head.
+constexpr milliseconds holder_ttl = 400ms;
+
+// How long the head waiter stays stopped. A SIGSTOPped process is alive, so
+// it is a live waiter and keeps its place (docs/design.md §1.3, §1.6). But
+// it cannot refresh its heartbeat, and backends that prove liveness by
+// heartbeat (SQLite §3.4, Redis §5.3: three 1 s intervals, so at least 2 s
+// after the last refresh) may legitimately drop it after a while, within
+// their dead-waiter bound. So the window stays below both: 1.5 s, and never
+// more than a third of the suite's dead_waiter_bound().
+milliseconds stop_window() { return std::min<milliseconds>(1500ms, dead_waiter_bound() / 3); }
+
+// The whole scenario. Queue: a helper process (the head, which holds until
+// told to release), then a thread of this process (`later`). The head is
+// stopped, the lock is freed `how`, and for the window neither `later` nor a
+// try_acquire of another instance may take it. Then the head is resumed and
+// must be granted first, promptly; `later` only after the head releases.
+void stopped_head_keeps_its_place(FreedBy how) {
+  INFO("how the lock is freed: " << describe(how) << ", while the head waiter is SIGSTOPped");
+  TempDir dir;
+  const auto holder_dir = dir / "holder";
+  fs::create_directory(holder_dir);
+  auto manager = make_manager();
+  auto other_manager = make_manager();  // another backend object: another client of the store
+  const auto name = unique_name("stopped-head");
+  std::optional<Step> step;  // for the watchdog's message, should a call never return
+  step.emplace("starting the holder");
+
+  // ---- the holder: this process for release and clear, a helper process
+  // (auto-renewing a short lease) for expiry and kill.
+  std::optional<baton::Lock> local_holder;
+  std::optional<Helper> holder_process;
+  std::uint64_t holder_token = 0;
+  if (how == FreedBy::release || how == FreedBy::clear) {
+    local_holder.emplace(manager.lock(name));  // default 30 s lease: no renewal during the case
+    local_holder->acquire();
+    holder_token = local_holder->token();
+  } else {
+    holder_process.emplace("hold", std::vector<std::string>{name, holder_dir.string(),
+                                                            std::to_string(holder_ttl.count()), "1"});
+    INFO("holder helper " << holder_process->description());
+    REQUIRE(wait_for_file(holder_dir / "acquired", 20s));
+    holder_token = std::stoull(field(read_file(holder_dir / "acquired").value_or(""), "token"));
+    REQUIRE(holder_token > 0);
+  }
+
+  // ---- the queue: the head (a helper process), then `later` (a thread).
+  step.emplace("queueing the head waiter (a helper process)");
+  Helper head("wait", {name, dir.path().string(), "head", "30000", "hold"});
+  INFO("head waiter helper " << head.description());
+  REQUIRE(wait_for_file(dir / "ready-head", 20s));
+  {
+    INFO("precondition, docs/design.md §1.9: inspect().waiters must count the queued head waiter "
+         "(Backend::inspect); the case times the queue by it");
+    REQUIRE(wait_for_waiters(manager, name, 1) == 1);
+  }
+  step.emplace("queueing the later waiter (a thread)");
+  auto later_lock = other_manager.lock(name);
+  ThreadWaiter later(later_lock, 30s, [&](baton::Lock& l) {
+    append_line(dir / "order", "id=later token=" + std::to_string(l.token()));
+    l.release();
+  });
+  {
+    INFO("precondition, docs/design.md §1.9: inspect().waiters must count a second queued waiter "
+         "(Backend::inspect)");
+    REQUIRE(wait_for_waiters(manager, name, 2) == 2);
+  }
+  auto intruder = other_manager.lock(name);
+
+  // ---- stop the head, then free the lock.
+  step.emplace("stopping the head waiter");
+  {
+    INFO("the head waiter did not stop (SIGSTOP) within 2 s");
+    REQUIRE(head.stop());
+  }
+  const auto stopped = baton::Clock::now();
+  step.emplace(std::string("freeing the lock: ") + describe(how));
+  // Within how long after `freed` the contract says the old grant is gone.
+  milliseconds free_bound = 0ms;
+  switch (how) {
+    case FreedBy::release:
+      local_holder->release();
+      break;
+    case FreedBy::clear: {
+      INFO("docs/design.md §1.10: clear() of a held lock says it removed a live grant");
+      REQUIRE(manager.clear(name));
+      break;
+    }
+    case FreedBy::expiry: {
+      INFO("the holder helper did not stop (SIGSTOP) within 2 s");
+      REQUIRE(holder_process->stop());
+      // Its last renewal came before the stop: the lease ends within the
+      // lease after it, and a waiter may need 1 s more (§1.5).
+      free_bound = holder_ttl + 1000ms;
+      break;
+    }
+    case FreedBy::kill:
+      holder_process->kill();
+      free_bound = suite().frees_on_disconnect ? 1000ms : holder_ttl + 1000ms;  // §1.6
+      break;
+  }
+  const auto freed = baton::Clock::now();
+
+  // ---- the window: nobody but the stopped head may get the lock.
+  step.emplace("while the head waiter is stopped: try_acquire() and inspect()");
+  bool later_overtook = false;
+  int intruder_took = 0;
+  int tries = 0;
+  while (baton::Clock::now() - stopped < stop_window()) {
+    if (later.returned()) later_overtook = true;
+    ++tries;
+    if (intruder.try_acquire()) {
+      ++intruder_took;
+      intruder.release();
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  if (later.returned()) later_overtook = true;
+  {
+    INFO("docs/design.md §1.3: a waiter queued behind a live (stopped) head waiter was granted the lock "
+         "before it; later waiter's result: "
+         << (later.returned() ? (later.error().empty() ? "granted" : later.error()) : "still waiting"));
+    CHECK_FALSE(later_overtook);
+  }
+  {
+    INFO("docs/design.md §1.3: try_acquire() succeeds only if the lock is free and nobody is waiting; it "
+         "succeeded " << intruder_took << " of " << tries << " times while a live (stopped) waiter was queued");
+    CHECK(intruder_took == 0);
+  }
+  const auto window_end = baton::Clock::now();
+  if (window_end - freed >= free_bound) {
+    const auto info = manager.inspect(name);
+    INFO("inspect: held=" << info.held << " token=" << info.token << " pid=" << info.pid
+                          << " waiters=" << info.waiters << "; head pid " << head.pid() << ", old token "
+                          << holder_token);
+    {
+      INFO("docs/design.md §1.1/§1.5/§1.6/§1.10: the old grant must be gone by now; the lock is free or "
+           "granted to the stopped head waiter");
+      CHECK((!info.held || (info.pid == head.pid() && info.token > holder_token)));
+    }
+    {
+      INFO("docs/design.md §1.9: inspect().waiters counts live waiters; the stopped head is alive");
+      CHECK(info.waiters == (info.held ? 1u : 2u));
+    }
+  }
+
+  // ---- resume the head: it is served first, promptly.
+  step.emplace("waiting for the resumed head waiter to be granted");
+  head.resume();
+  const auto resumed = baton::Clock::now();
+  const auto grant_by = std::max(resumed, freed + free_bound) + prompt;
+  {
+    INFO("docs/design.md §1.3: the resumed head waiter was not granted the lock within 10 s");
+    REQUIRE(wait_for_file(dir / "acquired-head", 10s));
+  }
+  const auto head_seen = baton::Clock::now();
+  {
+    INFO("docs/design.md §1.3/§1.4: the resumed head waiter must be granted within "
+         << prompt.count() << " ms of being able to react; it took "
+         << std::chrono::duration_cast<milliseconds>(head_seen - resumed).count() << " ms after SIGCONT");
+    CHECK(head_seen <= grant_by);
+  }
+  std::this_thread::sleep_for(100ms);
+  {
+    INFO("docs/design.md §1.1/§1.3: the later waiter must wait while the head holds");
+    CHECK_FALSE(later.returned());
+  }
+  {
+    INFO("docs/design.md §1.1/§1.3: try_acquire() while the resumed head holds");
+    const bool took = intruder.try_acquire();
+    if (took) intruder.release();  // let the case go on
+    CHECK_FALSE(took);
+  }
+
+  // ---- the head releases: now, and only now, `later` is granted.
+  step.emplace("the head waiter releases; waiting for the later waiter to be granted");
+  const auto head_released = baton::Clock::now();
+  write_file(dir / "release-head", "");
+  {
+    INFO("the head waiter helper did not exit with 0 after its release");
+    REQUIRE(head.wait_exit(10s) == std::optional<int>(0));
+  }
+  {
+    INFO("docs/design.md §1.3: the later waiter must be granted once the head releases; " << later.error());
+    REQUIRE(later.result(10s) == std::optional<bool>(true));
+  }
+  {
+    INFO("docs/design.md §1.3/§1.4: the later waiter is granted promptly after the head's release; it took "
+         << std::chrono::duration_cast<milliseconds>(later.returned_at() - head_released).count() << " ms");
+    CHECK(later.returned_at() - head_released <= prompt);
+  }
+  REQUIRE(later.finish(5s));
+  const auto lines = read_lines(dir / "order");
+  {
+    std::string listing;
+    for (const auto& l : lines) listing += "\n  " + l;
+    INFO("grant order (" << dir.path().string() << "/order):" << listing);
+    INFO("docs/design.md §1.3: the head is granted before the later waiter, each once");
+    REQUIRE(lines.size() == 2);
+    CHECK(field(lines[0], "id") == "head");
+    CHECK(field(lines[1], "id") == "later");
+    const auto head_token = std::stoull(field(lines[0], "token"));
+    INFO("docs/design.md §1.7: tokens strictly increase per name: old holder " << holder_token << ", head "
+                                                                              << head_token << ", later "
+                                                                              << later.token());
+    CHECK(head_token > holder_token);
+    CHECK(later.token() > head_token);
+  }
+
+  // ---- the old holder learns of its loss.
+  step.emplace("the old holder's release reports its loss");
+  if (how == FreedBy::clear) {
+    INFO("docs/design.md §1.10: the cleared holder's release reports the loss (§1.8)");
+    CHECK_THROWS_AS(local_holder->release(), baton::LockLost);
+  }
+  if (how == FreedBy::expiry) {
+    holder_process->resume();
+    {
+      INFO("docs/design.md §1.8: the resumed holder's renewal must find its lease gone and run on_lost");
+      CHECK(eventually(holder_ttl / 3 + 2s, [&] { return !read_lines(holder_dir / "lost").empty(); }));
+    }
+    write_file(holder_dir / "release", "");
+    REQUIRE(holder_process->wait_exit(10s) == std::optional<int>(0));
+    const auto result = read_file(holder_dir / "result").value_or("");
+    INFO("docs/design.md §1.8: the expired holder's release reports the loss; helper result: " << result);
+    CHECK(field(result, "release") == "lost");
+  }
+  {
+    INFO("docs/design.md §1.9: nothing left held or queued");
+    const auto info = manager.inspect(name);
+    CHECK_FALSE(info.held);
+    CHECK(info.waiters == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a stopped head waiter keeps its place when the holder releases",
+          "[conformance][fifo][process]") {
+  stopped_head_keeps_its_place(FreedBy::release);
+}
+
+TEST_CASE("a stopped head waiter keeps its place when the lock is cleared",
+          "[conformance][fifo][clear][process]") {
+  stopped_head_keeps_its_place(FreedBy::clear);
+}
+
+TEST_CASE("a stopped head waiter keeps its place when the lease of the holder runs out",
+          "[conformance][fifo][ttl][process]") {
+  stopped_head_keeps_its_place(FreedBy::expiry);
+}
+
+TEST_CASE("a stopped head waiter keeps its place when the holder is SIGKILLed",
+          "[conformance][fifo][crash][process]") {
+  stopped_head_keeps_its_place(FreedBy::kill);
+}
+
+TEST_CASE("clear() wakes the head waiter promptly", "[conformance][fifo][clear]") {
+  INFO("docs/design.md §1.10: clear() frees the lock and queued waiters keep their places; the head is "
+       "granted promptly");
+  auto manager = make_manager();
+  auto admin = make_manager();
+  const auto name = unique_name("clear-wakes");
+  auto holder = manager.lock(name);  // default 30 s lease: no renewal during the case
+  auto head_lock = manager.lock(name);
+  auto later_lock = manager.lock(name);
+  holder.acquire();
+  const auto old_token = holder.token();
+  ThreadWaiter head(head_lock, 20s);
+  {
+    INFO("precondition, docs/design.md §1.9: inspect().waiters must count the queued head waiter "
+         "(Backend::inspect)");
+    REQUIRE(wait_for_waiters(manager, name, 1) == 1);
+  }
+  ThreadWaiter later(later_lock, 20s, [](baton::Lock& l) { l.release(); });
+  {
+    INFO("precondition, docs/design.md §1.9: inspect().waiters must count a second queued waiter "
+         "(Backend::inspect)");
+    REQUIRE(wait_for_waiters(manager, name, 2) == 2);
+  }
+  // A backend that frees the lock on clear() but wakes nobody lets the head
+  // find out only at its next poll or heartbeat; the contract wants it
+  // woken, as by a release.
+  const auto cleared = baton::Clock::now();
+  {
+    INFO("docs/design.md §1.10: clear() of a held lock says it removed a live grant");
+    REQUIRE(admin.clear(name));
+  }
+  {
+    INFO("docs/design.md §1.10/§1.3: after a clear the head waiter is granted the lock; " << head.error());
+    REQUIRE(head.result(5s) == std::optional<bool>(true));
+  }
+  {
+    INFO("docs/design.md §1.10/§1.4: a clear wakes the head waiter as promptly as a release ("
+         << prompt.count() << " ms); it took "
+         << std::chrono::duration_cast<milliseconds>(head.returned_at() - cleared).count() << " ms");
+    CHECK(head.returned_at() - cleared <= prompt);
+  }
+  {
+    INFO("docs/design.md §1.7: the new grant's token is greater than the cleared one's");
+    CHECK(head.token() > old_token);
+  }
+  {
+    INFO("docs/design.md §1.10: queued waiters keep their places; the later waiter still waits");
+    CHECK_FALSE(later.returned());
+  }
+  {
+    INFO("docs/design.md §1.10: the cleared holder's release reports the loss (§1.8)");
+    CHECK_THROWS_AS(holder.release(), baton::LockLost);
+  }
+  REQUIRE(head.finish(5s));  // the waiter thread is done with head_lock
+  head_lock.release();
+  {
+    INFO("docs/design.md §1.3: the later waiter is granted after the head releases; " << later.error());
+    REQUIRE(later.result(5s) == std::optional<bool>(true));
+  }
+  REQUIRE(later.finish(5s));
+}
