@@ -88,10 +88,10 @@ for s in $stages; do
       # only, to keep CI under 20 minutes; under the sanitizers the backends
       # are covered by their conformance and backend suites, the CLI by its
       # SQLite cases.
-      stage asan build-asan -LE faults -E '^cli[.](postgres|redis)[.]' -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATON_SANITIZE=address \
+      stage asan build-asan -LE 'faults|repeat' -E '^cli[.](postgres|redis)[.]' -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATON_SANITIZE=address \
         -DBATON_BUILD_EXAMPLES=OFF -DBATON_BUILD_BENCH=OFF ;;
     tsan)
-      stage tsan build-tsan -LE faults -E '^cli[.](postgres|redis)[.]' -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATON_SANITIZE=thread \
+      stage tsan build-tsan -LE 'faults|repeat' -E '^cli[.](postgres|redis)[.]' -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATON_SANITIZE=thread \
         -DBATON_BUILD_EXAMPLES=OFF -DBATON_BUILD_BENCH=OFF ;;
     fuzz)
       t0=$SECONDS

@@ -1,8 +1,8 @@
-// The entry point: runs a helper task or the Catch2 session.
+// The entry point: runs a helper task, or the driver (driver.hpp).
 #include <string_view>
 
 #include "baton/conformance.hpp"
-#include "catch_session.hpp"
+#include "driver.hpp"
 #include "support.hpp"
 
 namespace baton::conformance {
@@ -25,7 +25,9 @@ int main(int argc, char** argv, const Suite& suite) {
   // SIGPIPE keeps its default action on purpose: a backend that writes to a
   // socket its server (or a stop request) closed must not kill the program
   // using it, and here doing so fails the suite.
-  return baton::test::run_catch_session(argc, argv);
+  const auto options = detail::parse_driver_options(argc, argv);
+  if (!options) return 64;
+  return detail::run_driver(*options);
 }
 
 }  // namespace baton::conformance

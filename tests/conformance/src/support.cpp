@@ -1,4 +1,7 @@
 #include "support.hpp"
+
+#include "capabilities.hpp"
+#include "traced_backend.hpp"
 #include "watchdog.hpp"
 
 #include <unistd.h>
@@ -27,7 +30,7 @@ std::shared_ptr<Backend> make_backend() {
   if (!suite().make_backend) throw std::logic_error("conformance: Suite::make_backend is not set");
   auto backend = suite().make_backend();
   if (!backend) throw std::logic_error("conformance: Suite::make_backend returned null");
-  return backend;
+  return traced(std::move(backend));
 }
 
 LockManager make_manager(ManagerOptions options) { return LockManager(make_backend(), options); }
@@ -77,8 +80,21 @@ std::vector<std::string> helper_argv(std::string task, std::vector<std::string> 
 
 }  // namespace
 
+namespace {
+
+// Enforces the capability rule before a helper process starts.
+std::string checked_task(std::string task) {
+  require_case_tag("process", "starts a helper process");
+  if (!suite().multi_process) {
+    throw std::logic_error("conformance: a helper process on a backend whose Suite::multi_process is false");
+  }
+  return task;
+}
+
+}  // namespace
+
 Helper::Helper(std::string task, std::vector<std::string> args)
-    : Process(helper_argv(std::move(task), std::move(args))) {
+    : Process(helper_argv(checked_task(std::move(task)), std::move(args))) {
   watch_helper(pid());
 }
 

@@ -136,7 +136,7 @@ TEST_CASE("FIFO: waiters behind a slow head waiter do not overtake it", "[confor
   CHECK(field(lines[2], "id") == "third");
 }
 
-TEST_CASE("try_acquire never jumps the queue, even while the lock is handed over", "[conformance][fifo]") {
+TEST_CASE("try_acquire never jumps the queue, even while the lock is handed over", "[conformance][fifo][process]") {
   auto manager = make_manager();
   const auto name = unique_name("nojump");
   auto holder = manager.lock(name);

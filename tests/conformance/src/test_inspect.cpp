@@ -120,7 +120,7 @@ TEST_CASE("inspect sees a holder and waiters in other processes", "[conformance]
   CHECK(manager.inspect(name).waiters == 0);
 }
 
-TEST_CASE("list() gives every held lock and no free one", "[conformance][inspect][smoke]") {
+TEST_CASE("list() gives every held lock and no free one", "[conformance][inspect][process]") {
   TempDir dir;
   auto manager = make_manager();
   const auto base = unique_name("list") + "/";

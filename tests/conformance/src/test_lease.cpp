@@ -111,7 +111,7 @@ TEST_CASE("a process that stops renewing loses the lock to a waiter within the l
   other.release();
 }
 
-TEST_CASE("auto-renewal keeps a lease held past several TTLs", "[conformance][ttl][slow]") {
+TEST_CASE("auto-renewal keeps a lease held past several TTLs", "[conformance][ttl][process][slow]") {
   auto manager = make_manager();
   const auto name = unique_name("autorenew");
   auto other = manager.lock(name);

@@ -48,7 +48,7 @@ TEST_CASE("acquire_for on a held lock gives up after the timeout and leaves no t
   other.release();
 }
 
-TEST_CASE("a waiter that timed out does not delay the waiters behind it", "[conformance][timeout]") {
+TEST_CASE("a waiter that timed out does not delay the waiters behind it", "[conformance][timeout][process]") {
   auto manager = make_manager();
   const auto name = unique_name("timeout-queue");
   auto holder = manager.lock(name);

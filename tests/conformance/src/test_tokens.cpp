@@ -11,7 +11,7 @@ void anchor_tokens() {}
 using namespace baton::conformance::detail;
 
 TEST_CASE("fencing tokens strictly increase across grants, instances, processes, expiry, clear and restart",
-          "[conformance][tokens][slow]") {
+          "[conformance][tokens][process][slow]") {
   const auto name = unique_name("tokens");
   std::uint64_t last = 0;
   int grants = 0;

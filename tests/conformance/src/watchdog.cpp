@@ -11,15 +11,20 @@
 
 #include <condition_variable>
 #include <cstdlib>
+#include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
+#include "capabilities.hpp"
 #include "support.hpp"
 
 namespace baton::conformance::detail {
@@ -39,6 +44,12 @@ struct Watch {
   std::string step;
   std::chrono::steady_clock::time_point deadline{};
   std::set<pid_t> helpers;
+  struct Call {
+    std::string what;
+    std::chrono::steady_clock::time_point began;
+  };
+  std::map<unsigned long long, Call> calls;  // by BackendCall id
+  unsigned long long next_call_id = 0;
 };
 
 // Never destroyed: the watchdog thread may still wait on it while the
@@ -78,23 +89,44 @@ void write_stderr(std::string_view text) {
   }
 }
 
-[[noreturn]] void fire(const Watch& w) {
-  std::string message = "\nconformance watchdog: suite '" + suite().name + "', case \"" + w.case_name +
-                        "\" ran past its time bound of " + std::to_string(timeout_seconds()) + " s (" +
-                        timeout_env + ")\n  in step: " +
-                        (w.step.empty() ? std::string("(none recorded)") : w.step) +
-                        "\n  This is a failure of the case: a call into the backend or a wait for the store "
-                        "never returned (docs/design.md §1.12: errors, not hangs).\n";
+std::string calls_in_progress(const Watch& w) {
+  if (w.calls.empty()) return "  backend calls in progress: none\n";
+  std::string text = "  backend calls in progress:\n";
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [id, call] : w.calls) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - call.began).count();
+    text += "    " + call.what + ", running for " + std::to_string(ms) + " ms\n";
+  }
+  return text;
+}
+
+// Resumes and kills the case's helper processes; returns their pids.
+std::string stop_helpers(const Watch& w) {
   std::string pids;
   for (const pid_t pid : w.helpers) {
     if (!is_our_child(pid)) continue;
-    pids += " " + std::to_string(pid);
+    pids += ' ';
+    pids += std::to_string(pid);
     ::kill(-pid, SIGCONT);
     ::kill(pid, SIGCONT);
     ::kill(-pid, SIGKILL);
     ::kill(pid, SIGKILL);
   }
-  message += "  helper processes resumed and killed:" + (pids.empty() ? std::string(" none") : pids) + "\n";
+  return pids.empty() ? std::string(" none") : pids;
+}
+
+[[noreturn]] void fire(const Watch& w) {
+  std::string message = "\nconformance watchdog: backend '" + suite().name + "', case \"" + w.case_name +
+                        "\" ran past its time bound of " + std::to_string(timeout_seconds()) + " s (" +
+                        timeout_env + ")\n  in step: " +
+                        (w.step.empty() ? std::string("(none recorded)") : w.step) + "\n" +
+                        calls_in_progress(w) +
+                        "  This is a failure of the case: a call into the backend or a wait for the store "
+                        "never returned (docs/design.md §1.12: errors, not hangs).\n";
+  message += "  helper processes resumed and killed:" + stop_helpers(w) + "\n";
+  // What the case printed so far (Catch2 writes to std::cout) comes first.
+  std::cout.flush();
+  std::fflush(stdout);
   write_stderr(message);
   std::_Exit(watchdog_exit_code);
 }
@@ -139,10 +171,14 @@ struct WatchdogListener : Catch::TestEventListenerBase {
 
   void testCaseStarting(Catch::TestCaseInfo const& info) override {
     TestEventListenerBase::testCaseStarting(info);
+    std::vector<std::string> tags;
+    for (const auto& tag : info.tags) tags.push_back(Catch::toLower(tag));
+    set_current_case(info.name, std::move(tags));
     start_case(info.name);
   }
   void testCaseEnded(Catch::TestCaseStats const& stats) override {
     end_case();
+    set_current_case({}, {});
     TestEventListenerBase::testCaseEnded(stats);
   }
 };
@@ -170,6 +206,19 @@ std::string current_step() {
   Watch& w = watch();
   std::lock_guard lock(w.mu);
   return w.step;
+}
+
+BackendCall::BackendCall(std::string what) {
+  Watch& w = watch();
+  std::lock_guard lock(w.mu);
+  id_ = w.next_call_id++;
+  w.calls.emplace(id_, Watch::Call{std::move(what), std::chrono::steady_clock::now()});
+}
+
+BackendCall::~BackendCall() {
+  Watch& w = watch();
+  std::lock_guard lock(w.mu);
+  w.calls.erase(id_);
 }
 
 void watch_helper(pid_t pid) {

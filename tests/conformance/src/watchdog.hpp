@@ -1,9 +1,10 @@
 // The conformance suite's watchdog: every case has a time bound, so that no
 // failure of a backend (an acquire that never returns, a helper process
 // stopped inside a critical section) can hang the suite. Past the bound the
-// case fails with its name and the step it was in, on stderr; its helper
-// processes are resumed (SIGCONT) and killed, and the test program exits
-// with 124.
+// case fails with its name, the step it was in and the backend calls in
+// progress, on stderr; its helper processes are resumed (SIGCONT) and
+// killed, and the process running the case exits with 124. Each case runs
+// in a process of its own (driver.hpp), so the run goes on with the next.
 #pragma once
 
 #include <sys/types.h>
@@ -37,6 +38,19 @@ class Step {
 
 // The innermost live Step of the current case ("" when none).
 std::string current_step();
+
+// Names a call into the backend under test while it lives, with when it
+// began (traced_backend.hpp makes one per call). Any thread.
+class BackendCall {
+ public:
+  explicit BackendCall(std::string what);
+  ~BackendCall();
+  BackendCall(const BackendCall&) = delete;
+  BackendCall& operator=(const BackendCall&) = delete;
+
+ private:
+  unsigned long long id_;
+};
 
 // Helper processes the watchdog resumes and kills if it fires (Helper
 // registers itself).
