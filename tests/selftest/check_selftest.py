@@ -80,7 +80,7 @@ def main():
     ap.add_argument("cases", nargs="*")
     a = ap.parse_args()
     if a.list:
-        print("\n".join(CASES))
+        print(";".join(CASES))  # a CMake list
         return 0
     if not a.binary or not a.cases:
         ap.error("--binary PATH and a CASE are required")
