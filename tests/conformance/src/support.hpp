@@ -20,6 +20,7 @@
 #include "baton/conformance.hpp"
 #include "baton/lock.hpp"
 #include "baton/lock_manager.hpp"
+#include "string_makers.hpp"  // before any use of Catch2 with baton's types
 #include "test_support.hpp"
 
 namespace baton::conformance::detail {
