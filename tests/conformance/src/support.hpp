@@ -126,7 +126,8 @@ class ThreadWaiter {
 };
 
 // Waits until manager.inspect(name).waiters == n (bounded). Returns the last
-// count seen.
+// count seen. For a case whose subject is the count; a case that only times
+// its steps by it calls require_waiter_count (preconditions.hpp).
 std::size_t wait_for_waiters(LockManager& manager, std::string_view name, std::size_t n,
                              milliseconds bound = 5000ms);
 
