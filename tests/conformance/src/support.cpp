@@ -104,7 +104,9 @@ Helper::~Helper() {
 
 void check_all_exit_0(std::vector<Helper>& helpers, milliseconds bound) {
   for (auto& h : helpers) {
-    INFO("helper " << h.description());
+    INFO("helper " << h.description()
+                   << " must exit 0 within its bound (2: an exception, 3: a bounded wait ran out, 4: a check "
+                      "inside it failed; its stderr says which)");
     const auto rc = h.wait_exit(bound);
     REQUIRE(rc.has_value());
     CHECK(*rc == 0);

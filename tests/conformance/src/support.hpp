@@ -20,6 +20,7 @@
 #include "baton/conformance.hpp"
 #include "baton/lock.hpp"
 #include "baton/lock_manager.hpp"
+#include "string_makers.hpp"  // before any use of Catch2 with baton's types
 #include "test_support.hpp"
 
 namespace baton::conformance::detail {
@@ -125,7 +126,8 @@ class ThreadWaiter {
 };
 
 // Waits until manager.inspect(name).waiters == n (bounded). Returns the last
-// count seen.
+// count seen. For a case whose subject is the count; a case that only times
+// its steps by it calls require_waiter_count (preconditions.hpp).
 std::size_t wait_for_waiters(LockManager& manager, std::string_view name, std::size_t n,
                              milliseconds bound = 5000ms);
 

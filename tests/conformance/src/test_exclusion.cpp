@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "baton/error.hpp"
+#include "clause.hpp"
+#include "preconditions.hpp"
 #include "support.hpp"
 
 namespace baton::conformance::detail {
@@ -20,6 +22,7 @@ namespace {
 
 // Checks that `tokens` strictly increase, reporting the first offence.
 void check_strictly_increasing(const std::vector<std::uint64_t>& tokens) {
+  CLAUSE("§1.7", "every grant's token is strictly greater than every earlier token of the name, in grant order");
   for (std::size_t i = 1; i < tokens.size(); ++i) {
     INFO("grant " << i << ": token " << tokens[i] << " after " << tokens[i - 1]);
     REQUIRE(tokens[i] > tokens[i - 1]);
@@ -29,6 +32,9 @@ void check_strictly_increasing(const std::vector<std::uint64_t>& tokens) {
 }  // namespace
 
 TEST_CASE("mutual exclusion: 8 threads on two managers lose no increment", "[conformance][exclusion]") {
+  CLAUSE_AT("§1.1", "BackendLock::acquire",
+            "no two Lock instances of one name hold at once, across threads and managers; an overlap or a lost "
+            "read-modify-write increment shows two holders");
   auto m1 = make_manager();
   auto m2 = make_manager();
   const auto name = unique_name("mutex-threads");
@@ -72,16 +78,29 @@ TEST_CASE("mutual exclusion: 8 threads on two managers lose no increment", "[con
       });
     }
   }
-  INFO("first error: " << first_error);
-  CHECK(failures == 0);
-  CHECK(overlaps == 0);
-  CHECK(counter == threads * iterations);
+  {
+    INFO("threads whose acquire_for(30 s) gave up or threw: " << failures.load()
+                                                              << "; first error: " << first_error);
+    CHECK(failures == 0);
+  }
+  {
+    INFO("times a thread entered the critical section while another was inside it");
+    CHECK(overlaps == 0);
+  }
+  {
+    INFO("the counter after " << threads << " x " << iterations << " increments under the lock");
+    CHECK(counter == threads * iterations);
+  }
+  INFO("grants recorded (one per successful acquire)");
   REQUIRE(tokens.size() == static_cast<std::size_t>(threads * iterations));
   check_strictly_increasing(tokens);
 }
 
 TEST_CASE("mutual exclusion: 8-process counter loses no increment, tokens increase in grant order",
           "[conformance][exclusion][process]") {
+  CLAUSE_AT("§1.1", "BackendLock::acquire",
+            "no two Lock instances of one name hold at once across processes; a lost increment of the shared "
+            "counter file shows two holders");
   TempDir dir;
   const auto name = unique_name("mutex-procs");
   constexpr int processes = 8;
@@ -92,22 +111,27 @@ TEST_CASE("mutual exclusion: 8-process counter loses no increment, tokens increa
                                                              std::to_string(iterations), std::to_string(i)});
   }
   for (int i = 0; i < processes; ++i) {
-    INFO("helper " << i << " never got ready");
+    INFO("helper " << i << " never got ready (it builds its backend with Suite::make_backend)");
     REQUIRE(wait_for_file(dir / ("ready-" + std::to_string(i)), 30s));
   }
   write_file(dir / "go", "");
   check_all_exit_0(helpers, 90s);
   const auto counter = read_file(dir / "counter");
+  INFO("the counter file the helpers increment under the lock: " << counter.value_or("(missing)"));
   REQUIRE(counter.has_value());
   CHECK(std::stol(*counter) == processes * iterations);
   std::vector<std::uint64_t> tokens;
   for (const auto& line : read_lines(dir / "tokens")) tokens.push_back(std::stoull(line));
+  INFO("grants recorded by the helpers (one per acquire)");
   REQUIRE(tokens.size() == static_cast<std::size_t>(processes * iterations));
   check_strictly_increasing(tokens);
 }
 
 TEST_CASE("re-entrancy is counted per instance and re-entry keeps the token",
           "[conformance][reentrancy][smoke]") {
+  CLAUSE("§1.2",
+         "acquire() on an instance that holds returns at once and raises hold_count(); each release() lowers it; "
+         "re-entry keeps the token and the grant is freed at zero");
   auto manager = make_manager();
   const auto name = unique_name("reentrant");
   auto a = manager.lock(name);
@@ -132,14 +156,20 @@ TEST_CASE("re-entrancy is counted per instance and re-entry keeps the token",
   CHECK(a.acquire_until(baton::Clock::now() + 100ms));
   CHECK(a.hold_count() == 6);
   CHECK(a.token() == token);
-  CHECK_FALSE(b.try_acquire());
+  {
+    CLAUSE_AT("§1.1", "BackendLock::try_acquire", "another instance cannot take a held lock");
+    CHECK_FALSE(b.try_acquire());
+  }
 
   for (int i = 5; i >= 1; --i) {
+    INFO("after a release, hold count " << i << " expected");
     a.release();
     CHECK(a.hold_count() == static_cast<std::size_t>(i));
     CHECK(a.holds());
     CHECK(a.token() == token);
     const auto info = manager.inspect(name);
+    CLAUSE_AT("§1.2", "Backend::inspect",
+              "a lock held at a count above zero stays held, with its token: " << Catch::Detail::stringify(info));
     CHECK(info.held);
     CHECK(info.token == token);
     CHECK_FALSE(b.try_acquire());
@@ -148,16 +178,29 @@ TEST_CASE("re-entrancy is counted per instance and re-entry keeps the token",
   CHECK_FALSE(a.holds());
   CHECK(a.hold_count() == 0);
   CHECK(a.token() == 0);
-  CHECK_FALSE(manager.inspect(name).held);
-  CHECK_THROWS_AS(a.release(), std::logic_error);
-
-  REQUIRE(b.try_acquire());
-  CHECK(b.token() > token);
+  {
+    CLAUSE_AT("§1.2", "BackendLock::release, Backend::inspect", "the last release frees the grant");
+    CHECK_FALSE(manager.inspect(name).held);
+  }
+  {
+    INFO("a release() without a hold is a logic error");
+    CHECK_THROWS_AS(a.release(), std::logic_error);
+  }
+  {
+    CLAUSE_AT("§1.2", "BackendLock::try_acquire", "once freed, another instance takes the lock");
+    REQUIRE(b.try_acquire());
+  }
+  {
+    CLAUSE("§1.7", "the next grant's token is greater");
+    CHECK(b.token() > token);
+  }
   b.release();
 }
 
 TEST_CASE("two instances of one name contend like strangers, even in one thread",
           "[conformance][reentrancy][smoke]") {
+  CLAUSE_AT("§1.2", "BackendLock::try_acquire, BackendLock::acquire",
+            "two instances of one name contend like strangers, even in one thread and on one manager");
   auto manager = make_manager();
   auto other_manager = make_manager();
   const auto name = unique_name("strangers");
@@ -170,7 +213,10 @@ TEST_CASE("two instances of one name contend like strangers, even in one thread"
   CHECK_FALSE(c.try_acquire());
   const auto t0 = baton::Clock::now();
   CHECK_FALSE(b.acquire_for(200ms));
-  CHECK(ms_since(t0) >= 190ms);
+  {
+    CLAUSE("§1.4", "acquire_for(200 ms) on a held lock returns false after the timeout, not before");
+    CHECK(ms_since(t0) >= 190ms);
+  }
   CHECK_FALSE(b.holds());
   CHECK(b.hold_count() == 0);
   CHECK(b.token() == 0);
@@ -187,6 +233,8 @@ TEST_CASE("two instances of one name contend like strangers, even in one thread"
 }
 
 TEST_CASE("re-entry returns at once even while others wait", "[conformance][reentrancy]") {
+  CLAUSE("§1.2", "re-entry does not touch the store: it returns at once even behind a queued waiter, and the "
+                 "grant is freed only when the count reaches zero");
   auto manager = make_manager();
   const auto name = unique_name("reentry-queue");
   auto a = manager.lock(name);
@@ -194,7 +242,7 @@ TEST_CASE("re-entry returns at once even while others wait", "[conformance][reen
   a.acquire();
   const auto token = a.token();
   ThreadWaiter waiter(b, 20s, [](baton::Lock& l) { l.release(); });
-  REQUIRE(wait_for_waiters(manager, name, 1) == 1);
+  require_waiter_count(manager, name, 1);
 
   const auto t0 = baton::Clock::now();
   a.acquire();
@@ -203,9 +251,16 @@ TEST_CASE("re-entry returns at once even while others wait", "[conformance][reen
   CHECK(a.token() == token);
   a.release();
   std::this_thread::sleep_for(100ms);
-  CHECK_FALSE(waiter.returned());  // still held at count 1
-  CHECK(manager.inspect(name).token == token);
+  {
+    CLAUSE("§1.1", "the waiter must not be granted while the lock is still held at count 1");
+    CHECK_FALSE(waiter.returned());
+    CHECK(manager.inspect(name).token == token);
+  }
   a.release();
-  REQUIRE(waiter.result(5s) == std::optional<bool>(true));
+  {
+    CLAUSE_AT("§1.3", "BackendLock::release", "the last release hands the lock to the waiter; " << waiter.error());
+    REQUIRE(waiter.result(5s) == std::optional<bool>(true));
+  }
+  CLAUSE("§1.7", "the waiter's grant has a greater token");
   CHECK(waiter.token() > token);
 }

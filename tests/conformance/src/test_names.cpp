@@ -12,6 +12,8 @@
 
 #include "baton/error.hpp"
 #include "baton/name.hpp"
+#include "clause.hpp"
+#include "preconditions.hpp"
 #include "support.hpp"
 
 namespace baton::conformance::detail {
@@ -31,23 +33,11 @@ std::string name_of_size(const std::string& base, std::size_t bytes, char fill, 
   return s;
 }
 
-std::string printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  return out.size() > 120 ? out.substr(0, 120) + "...(" + std::to_string(s.size()) + " bytes)" : out;
-}
-
 }  // namespace
 
 TEST_CASE("names are byte strings used verbatim and look-alikes are distinct locks", "[conformance][names][smoke]") {
+  CLAUSE("§1.11", "a name is any byte string of 1 to 1024 bytes, used verbatim: quotes, spaces, %, *, newlines, NUL "
+                  "bytes, invalid UTF-8 are ordinary bytes, so look-alike names are distinct locks");
   auto manager = make_manager();
   auto rival_manager = make_manager();
   const auto base = unique_name("names") + "/";
@@ -100,25 +90,37 @@ TEST_CASE("names are byte strings used verbatim and look-alikes are distinct loc
     REQUIRE_NOTHROW(locks.push_back(manager.lock(n)));
     CHECK(locks.back().name() == n);
     // Each is free although all the others are held: no two collide.
+    CLAUSE_AT("§1.11", "BackendLock::try_acquire",
+              "each name is free although all the others are held: no two names collide");
     REQUIRE(locks.back().try_acquire());
   }
   for (auto& lock : locks) {
     INFO("name " << printable(lock.name()));
     const auto info = manager.inspect(lock.name());
+    CLAUSE_AT("§1.9", "Backend::inspect",
+              "inspect() of each held name reports it held under that very name, with its token: "
+                  << Catch::Detail::stringify(info));
     CHECK(info.name == lock.name());
     CHECK(info.held);
     CHECK(info.token == lock.token());
     auto rival = rival_manager.lock(lock.name());
+    CLAUSE("§1.1", "another manager's instance of the same name cannot take it");
     CHECK_FALSE(rival.try_acquire());
   }
+  // The names below are read back through list(): it must list an ordinary
+  // held name before it is asked to list the odd ones.
+  require_listed(manager, base + "plain");
   std::map<std::string, int> listed;
   for (const auto& info : manager.list()) {
     if (info.name.rfind(base, 0) == 0) ++listed[info.name];
   }
-  CHECK(listed.size() == names.size());
-  for (const auto& n : names) {
-    INFO("name " << printable(n));
-    CHECK(listed[n] == 1);
+  {
+    CLAUSE_AT("§1.9", "Backend::list", "list() gives every held name once, byte for byte");
+    CHECK(listed.size() == names.size());
+    for (const auto& n : names) {
+      INFO("name " << printable(n));
+      CHECK(listed[n] == 1);
+    }
   }
 
   // Release the look-alike "ab": "a%", "a_", "*" are still held, "ab" is free.
@@ -126,18 +128,26 @@ TEST_CASE("names are byte strings used verbatim and look-alikes are distinct loc
   for (auto& lock : locks) {
     if (lock.name() == ab) lock.release();
   }
-  CHECK_FALSE(manager.inspect(ab).held);
-  CHECK(manager.inspect(base + "a%").held);
+  {
+    CLAUSE_AT("§1.11", "BackendLock::release",
+              "releasing \"ab\" frees that name only; its look-alike \"a%\" is still held");
+    CHECK_FALSE(manager.inspect(ab).held);
+    CHECK(manager.inspect(base + "a%").held);
+  }
   for (auto& lock : locks) {
     if (lock.holds()) lock.release();
   }
   for (const auto& n : names) {
     INFO("name " << printable(n));
+    CLAUSE_AT("§1.9", "Backend::inspect", "after every release, inspect() reports each name free");
     CHECK_FALSE(manager.inspect(n).held);
   }
 }
 
 TEST_CASE("wildcard-looking names never match other names", "[conformance][names][smoke]") {
+  CLAUSE_AT("§1.11", "Backend::inspect, Backend::clear, BackendLock::try_acquire",
+            "names never reach a query or a script as code: a wildcard-looking name (a%, a_, *, [a]b, .*) matches "
+            "only itself");
   auto manager = make_manager();
   const auto base = unique_name("wild") + "/";
   auto ab = manager.lock(base + "ab");
@@ -156,6 +166,7 @@ TEST_CASE("wildcard-looking names never match other names", "[conformance][names
     CHECK(lock.try_acquire());
     lock.release();
   }
+  INFO("the two held names are untouched by the look-alike attempts, clears included");
   CHECK(ab.holds());
   CHECK(a_c.holds());
   CHECK(manager.inspect(base + "ab").held);
@@ -166,6 +177,8 @@ TEST_CASE("wildcard-looking names never match other names", "[conformance][names
 }
 
 TEST_CASE("invalid names are rejected with InvalidName", "[conformance][names][smoke]") {
+  CLAUSE("§1.11", "an empty name, one longer than 1024 bytes, or one that begins with __baton is a "
+                  "baton::InvalidName error, never a crash or an injection");
   auto manager = make_manager();
   const auto base = unique_name("bad") + "/";
   const std::string too_long = name_of_size(base, baton::max_name_bytes + 1, 'x', 'y');
@@ -186,6 +199,7 @@ TEST_CASE("invalid names are rejected with InvalidName", "[conformance][names][s
   CHECK_NOTHROW(baton::validate_name("__baton.x", /*allow_reserved=*/true));
 
   // Near misses are fine.
+  INFO("near misses of the rules are valid names");
   for (const auto& ok : {base + "__baton", "_baton"s, "__bato"s, " __baton"s,
                          name_of_size(base, baton::max_name_bytes, 'x', 'y')}) {
     INFO("name " << printable(ok));
@@ -197,6 +211,8 @@ TEST_CASE("invalid names are rejected with InvalidName", "[conformance][names][s
 }
 
 TEST_CASE("contention is a result, not an exception", "[conformance][errors][smoke]") {
+  CLAUSE_AT("§1.12", "BackendLock::try_acquire, BackendLock::acquire",
+            "contention is a result (false), never an exception");
   auto manager = make_manager();
   const auto name = unique_name("contention");
   auto holder = manager.lock(name);
@@ -220,6 +236,8 @@ TEST_CASE("contention is a result, not an exception", "[conformance][errors][smo
 }
 
 TEST_CASE("std::unique_lock, std::scoped_lock and the TimedLockable names work", "[conformance][std][smoke]") {
+  CLAUSE("§1", "the standard lock names: Lock meets Lockable and TimedLockable, so std::unique_lock, "
+               "std::scoped_lock and std::lock work with it");
   auto manager = make_manager();
   const auto n1 = unique_name("std-a");
   const auto n2 = unique_name("std-b");
@@ -262,6 +280,8 @@ TEST_CASE("std::unique_lock, std::scoped_lock and the TimedLockable names work",
 
 TEST_CASE("an unreachable store is BackendUnavailable within its timeout, not a hang",
           "[conformance][errors][unreachable]") {
+  CLAUSE("§1.12", "a store that cannot be reached fails the call with baton::BackendUnavailable within the "
+                  "backend's connect timeout (Suite::unreachable_bound, 10 s unless declared); it never hangs");
   const auto make = baton::conformance::detail::suite().make_unreachable_backend;
   // The driver skips this case when the factory is missing (capabilities.hpp).
   if (!make) FAIL("Suite::make_unreachable_backend is not set");
@@ -293,10 +313,12 @@ TEST_CASE("an unreachable store is BackendUnavailable within its timeout, not a 
   });
   if (!eventually(bound + 2s, [&] { return outcome->state.load() != 0; })) {
     t.detach();
-    FAIL("still blocked after " << (bound + 2s).count() << " ms");
+    FAIL("a backend from Suite::make_unreachable_backend is still blocked after "
+         << (bound + 2s).count() << " ms (making it, inspect(), or acquire_for(1000 ms))");
   }
   t.join();
-  INFO("outcome " << outcome->state.load() << ": " << outcome->message);
+  INFO("outcome " << outcome->state.load() << " (1 BackendUnavailable, 2 another exception, 3 no error): "
+                  << outcome->message);
   CHECK(outcome->state.load() == 1);
   CHECK(ms_since(t0) <= bound);
 }

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "baton/error.hpp"
+#include "clause.hpp"
+#include "preconditions.hpp"
 #include "support.hpp"
 #include "watchdog.hpp"
 
@@ -65,7 +67,9 @@ milliseconds stop_window() { return std::min<milliseconds>(1500ms, dead_waiter_b
 // try_acquire of another instance may take it. Then the head is resumed and
 // must be granted first, promptly; `later` only after the head releases.
 void stopped_head_keeps_its_place(FreedBy how) {
-  INFO("how the lock is freed: " << describe(how) << ", while the head waiter is SIGSTOPped");
+  CLAUSE_AT("§1.3", "BackendLock::acquire",
+            "a live head waiter keeps its place however the lock is freed; here "
+                << describe(how) << ", while the head waiter is SIGSTOPped");
   TempDir dir;
   const auto holder_dir = dir / "holder";
   fs::create_directory(holder_dir);
@@ -87,7 +91,7 @@ void stopped_head_keeps_its_place(FreedBy how) {
   } else {
     holder_process.emplace("hold", std::vector<std::string>{name, holder_dir.string(),
                                                             std::to_string(holder_ttl.count()), "1"});
-    INFO("holder helper " << holder_process->description());
+    INFO("the holder helper " << holder_process->description() << " must acquire the free lock within 20 s");
     REQUIRE(wait_for_file(holder_dir / "acquired", 20s));
     holder_token = std::stoull(field(read_file(holder_dir / "acquired").value_or(""), "token"));
     REQUIRE(holder_token > 0);
@@ -98,28 +102,20 @@ void stopped_head_keeps_its_place(FreedBy how) {
   Helper head("wait", {name, dir.path().string(), "head", "30000", "hold"});
   INFO("head waiter helper " << head.description());
   REQUIRE(wait_for_file(dir / "ready-head", 20s));
-  {
-    INFO("precondition, docs/design.md §1.9: inspect().waiters must count the queued head waiter "
-         "(Backend::inspect); the case times the queue by it");
-    REQUIRE(wait_for_waiters(manager, name, 1) == 1);
-  }
+  require_waiter_count(manager, name, 1);
   step.emplace("queueing the later waiter (a thread)");
   auto later_lock = other_manager.lock(name);
   ThreadWaiter later(later_lock, 30s, [&](baton::Lock& l) {
     append_line(dir / "order", "id=later token=" + std::to_string(l.token()));
     l.release();
   });
-  {
-    INFO("precondition, docs/design.md §1.9: inspect().waiters must count a second queued waiter "
-         "(Backend::inspect)");
-    REQUIRE(wait_for_waiters(manager, name, 2) == 2);
-  }
+  require_waiter_count(manager, name, 2);
   auto intruder = other_manager.lock(name);
 
   // ---- stop the head, then free the lock.
   step.emplace("stopping the head waiter");
   {
-    INFO("the head waiter did not stop (SIGSTOP) within 2 s");
+    INFO("the head waiter must stop (SIGSTOP) within 2 s");
     REQUIRE(head.stop());
   }
   const auto stopped = baton::Clock::now();
@@ -131,12 +127,12 @@ void stopped_head_keeps_its_place(FreedBy how) {
       local_holder->release();
       break;
     case FreedBy::clear: {
-      INFO("docs/design.md §1.10: clear() of a held lock says it removed a live grant");
+      CLAUSE("§1.10", "clear() of a held lock says it removed a live grant");
       REQUIRE(manager.clear(name));
       break;
     }
     case FreedBy::expiry: {
-      INFO("the holder helper did not stop (SIGSTOP) within 2 s");
+      INFO("the holder helper must stop (SIGSTOP) within 2 s");
       REQUIRE(holder_process->stop());
       // Its last renewal came before the stop: the lease ends within the
       // lease after it, and a waiter may need 1 s more (§1.5).
@@ -166,29 +162,28 @@ void stopped_head_keeps_its_place(FreedBy how) {
   }
   if (later.returned()) later_overtook = true;
   {
-    INFO("docs/design.md §1.3: a waiter queued behind a live (stopped) head waiter was granted the lock "
-         "before it; later waiter's result: "
-         << (later.returned() ? (later.error().empty() ? "granted" : later.error()) : "still waiting"));
+    CLAUSE("§1.3", "a waiter queued behind a live (stopped) head waiter must not be granted the lock before it; "
+                   "later waiter's result: "
+                       << (later.returned() ? (later.error().empty() ? "granted" : later.error()) : "still waiting"));
     CHECK_FALSE(later_overtook);
   }
   {
-    INFO("docs/design.md §1.3: try_acquire() succeeds only if the lock is free and nobody is waiting; it "
-         "succeeded " << intruder_took << " of " << tries << " times while a live (stopped) waiter was queued");
+    CLAUSE("§1.3", "try_acquire() succeeds only if the lock is free and nobody is waiting; it succeeded "
+                       << intruder_took << " of " << tries << " times while a live (stopped) waiter was queued");
     CHECK(intruder_took == 0);
   }
   const auto window_end = baton::Clock::now();
   if (window_end - freed >= free_bound) {
     const auto info = manager.inspect(name);
-    INFO("inspect: held=" << info.held << " token=" << info.token << " pid=" << info.pid
-                          << " waiters=" << info.waiters << "; head pid " << head.pid() << ", old token "
-                          << holder_token);
+    INFO("inspect() after the window: " << Catch::Detail::stringify(info) << "; head pid " << head.pid()
+                                         << ", old token " << holder_token);
     {
-      INFO("docs/design.md §1.1/§1.5/§1.6/§1.10: the old grant must be gone by now; the lock is free or "
-           "granted to the stopped head waiter");
+      CLAUSE("§1.1", "(with §1.5, §1.6, §1.10) the old grant must be gone by now; the lock is free or "
+                     "granted to the stopped head waiter");
       CHECK((!info.held || (info.pid == head.pid() && info.token > holder_token)));
     }
     {
-      INFO("docs/design.md §1.9: inspect().waiters counts live waiters; the stopped head is alive");
+      CLAUSE("§1.9", "inspect().waiters counts live waiters; the stopped head is alive");
       CHECK(info.waiters == (info.held ? 1u : 2u));
     }
   }
@@ -199,23 +194,24 @@ void stopped_head_keeps_its_place(FreedBy how) {
   const auto resumed = baton::Clock::now();
   const auto grant_by = std::max(resumed, freed + free_bound) + prompt;
   {
-    INFO("docs/design.md §1.3: the resumed head waiter was not granted the lock within 10 s");
+    CLAUSE("§1.3", "the resumed head waiter must be granted the lock (within 10 s)");
     REQUIRE(wait_for_file(dir / "acquired-head", 10s));
   }
   const auto head_seen = baton::Clock::now();
   {
-    INFO("docs/design.md §1.3/§1.4: the resumed head waiter must be granted within "
-         << prompt.count() << " ms of being able to react; it took "
-         << std::chrono::duration_cast<milliseconds>(head_seen - resumed).count() << " ms after SIGCONT");
+    CLAUSE("§1.3", "(with §1.4) the resumed head waiter must be granted within "
+                       << prompt.count() << " ms of being able to react; it took "
+                       << std::chrono::duration_cast<milliseconds>(head_seen - resumed).count()
+                       << " ms after SIGCONT");
     CHECK(head_seen <= grant_by);
   }
   std::this_thread::sleep_for(100ms);
   {
-    INFO("docs/design.md §1.1/§1.3: the later waiter must wait while the head holds");
+    CLAUSE("§1.1", "(with §1.3) the later waiter must wait while the head holds");
     CHECK_FALSE(later.returned());
   }
   {
-    INFO("docs/design.md §1.1/§1.3: try_acquire() while the resumed head holds");
+    CLAUSE("§1.1", "(with §1.3) try_acquire() while the resumed head holds");
     const bool took = intruder.try_acquire();
     if (took) intruder.release();  // let the case go on
     CHECK_FALSE(took);
@@ -226,16 +222,17 @@ void stopped_head_keeps_its_place(FreedBy how) {
   const auto head_released = baton::Clock::now();
   write_file(dir / "release-head", "");
   {
-    INFO("the head waiter helper did not exit with 0 after its release");
+    INFO("the head waiter helper must exit 0 after its release");
     REQUIRE(head.wait_exit(10s) == std::optional<int>(0));
   }
   {
-    INFO("docs/design.md §1.3: the later waiter must be granted once the head releases; " << later.error());
+    CLAUSE("§1.3", "the later waiter must be granted once the head releases; " << later.error());
     REQUIRE(later.result(10s) == std::optional<bool>(true));
   }
   {
-    INFO("docs/design.md §1.3/§1.4: the later waiter is granted promptly after the head's release; it took "
-         << std::chrono::duration_cast<milliseconds>(later.returned_at() - head_released).count() << " ms");
+    CLAUSE("§1.3", "(with §1.4) the later waiter is granted promptly after the head's release; it took "
+                       << std::chrono::duration_cast<milliseconds>(later.returned_at() - head_released).count()
+                       << " ms");
     CHECK(later.returned_at() - head_released <= prompt);
   }
   REQUIRE(later.finish(5s));
@@ -244,14 +241,13 @@ void stopped_head_keeps_its_place(FreedBy how) {
     std::string listing;
     for (const auto& l : lines) listing += "\n  " + l;
     INFO("grant order (" << dir.path().string() << "/order):" << listing);
-    INFO("docs/design.md §1.3: the head is granted before the later waiter, each once");
+    CLAUSE("§1.3", "the head is granted before the later waiter, each once");
     REQUIRE(lines.size() == 2);
     CHECK(field(lines[0], "id") == "head");
     CHECK(field(lines[1], "id") == "later");
     const auto head_token = std::stoull(field(lines[0], "token"));
-    INFO("docs/design.md §1.7: tokens strictly increase per name: old holder " << holder_token << ", head "
-                                                                              << head_token << ", later "
-                                                                              << later.token());
+    CLAUSE("§1.7", "tokens strictly increase per name: old holder " << holder_token << ", head " << head_token
+                                                                        << ", later " << later.token());
     CHECK(head_token > holder_token);
     CHECK(later.token() > head_token);
   }
@@ -259,23 +255,23 @@ void stopped_head_keeps_its_place(FreedBy how) {
   // ---- the old holder learns of its loss.
   step.emplace("the old holder's release reports its loss");
   if (how == FreedBy::clear) {
-    INFO("docs/design.md §1.10: the cleared holder's release reports the loss (§1.8)");
+    CLAUSE("§1.10", "the cleared holder's release reports the loss (§1.8)");
     CHECK_THROWS_AS(local_holder->release(), baton::LockLost);
   }
   if (how == FreedBy::expiry) {
     holder_process->resume();
     {
-      INFO("docs/design.md §1.8: the resumed holder's renewal must find its lease gone and run on_lost");
+      CLAUSE("§1.8", "the resumed holder's renewal must find its lease gone and run on_lost");
       CHECK(eventually(holder_ttl / 3 + 2s, [&] { return !read_lines(holder_dir / "lost").empty(); }));
     }
     write_file(holder_dir / "release", "");
     REQUIRE(holder_process->wait_exit(10s) == std::optional<int>(0));
     const auto result = read_file(holder_dir / "result").value_or("");
-    INFO("docs/design.md §1.8: the expired holder's release reports the loss; helper result: " << result);
+    CLAUSE("§1.8", "the expired holder's release reports the loss; helper result: " << result);
     CHECK(field(result, "release") == "lost");
   }
   {
-    INFO("docs/design.md §1.9: nothing left held or queued");
+    CLAUSE("§1.9", "nothing left held or queued");
     const auto info = manager.inspect(name);
     CHECK_FALSE(info.held);
     CHECK(info.waiters == 0);
@@ -305,8 +301,8 @@ TEST_CASE("a stopped head waiter keeps its place when the holder is SIGKILLed",
 }
 
 TEST_CASE("clear() wakes the head waiter promptly", "[conformance][fifo][clear]") {
-  INFO("docs/design.md §1.10: clear() frees the lock and queued waiters keep their places; the head is "
-       "granted promptly");
+  CLAUSE_AT("§1.10", "Backend::clear",
+            "clear() frees the lock and queued waiters keep their places; the head is granted promptly");
   auto manager = make_manager();
   auto admin = make_manager();
   const auto name = unique_name("clear-wakes");
@@ -316,51 +312,43 @@ TEST_CASE("clear() wakes the head waiter promptly", "[conformance][fifo][clear]"
   holder.acquire();
   const auto old_token = holder.token();
   ThreadWaiter head(head_lock, 20s);
-  {
-    INFO("precondition, docs/design.md §1.9: inspect().waiters must count the queued head waiter "
-         "(Backend::inspect)");
-    REQUIRE(wait_for_waiters(manager, name, 1) == 1);
-  }
+  require_waiter_count(manager, name, 1);
   ThreadWaiter later(later_lock, 20s, [](baton::Lock& l) { l.release(); });
-  {
-    INFO("precondition, docs/design.md §1.9: inspect().waiters must count a second queued waiter "
-         "(Backend::inspect)");
-    REQUIRE(wait_for_waiters(manager, name, 2) == 2);
-  }
+  require_waiter_count(manager, name, 2);
   // A backend that frees the lock on clear() but wakes nobody lets the head
   // find out only at its next poll or heartbeat; the contract wants it
   // woken, as by a release.
   const auto cleared = baton::Clock::now();
   {
-    INFO("docs/design.md §1.10: clear() of a held lock says it removed a live grant");
+    CLAUSE("§1.10", "clear() of a held lock says it removed a live grant");
     REQUIRE(admin.clear(name));
   }
   {
-    INFO("docs/design.md §1.10/§1.3: after a clear the head waiter is granted the lock; " << head.error());
+    CLAUSE("§1.10", "(with §1.3) after a clear the head waiter is granted the lock; " << head.error());
     REQUIRE(head.result(5s) == std::optional<bool>(true));
   }
   {
-    INFO("docs/design.md §1.10/§1.4: a clear wakes the head waiter as promptly as a release ("
-         << prompt.count() << " ms); it took "
-         << std::chrono::duration_cast<milliseconds>(head.returned_at() - cleared).count() << " ms");
+    CLAUSE("§1.10", "(with §1.4) a clear wakes the head waiter as promptly as a release ("
+                        << prompt.count() << " ms); it took "
+                        << std::chrono::duration_cast<milliseconds>(head.returned_at() - cleared).count() << " ms");
     CHECK(head.returned_at() - cleared <= prompt);
   }
   {
-    INFO("docs/design.md §1.7: the new grant's token is greater than the cleared one's");
+    CLAUSE("§1.7", "the new grant's token is greater than the cleared one's");
     CHECK(head.token() > old_token);
   }
   {
-    INFO("docs/design.md §1.10: queued waiters keep their places; the later waiter still waits");
+    CLAUSE("§1.10", "queued waiters keep their places; the later waiter still waits");
     CHECK_FALSE(later.returned());
   }
   {
-    INFO("docs/design.md §1.10: the cleared holder's release reports the loss (§1.8)");
+    CLAUSE("§1.10", "the cleared holder's release reports the loss (§1.8)");
     CHECK_THROWS_AS(holder.release(), baton::LockLost);
   }
   REQUIRE(head.finish(5s));  // the waiter thread is done with head_lock
   head_lock.release();
   {
-    INFO("docs/design.md §1.3: the later waiter is granted after the head releases; " << later.error());
+    CLAUSE("§1.3", "the later waiter is granted after the head releases; " << later.error());
     REQUIRE(later.result(5s) == std::optional<bool>(true));
   }
   REQUIRE(later.finish(5s));

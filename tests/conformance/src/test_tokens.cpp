@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include "baton/error.hpp"
+#include "clause.hpp"
+#include "preconditions.hpp"
 #include "support.hpp"
 
 namespace baton::conformance::detail {
@@ -12,6 +14,9 @@ using namespace baton::conformance::detail;
 
 TEST_CASE("fencing tokens strictly increase across grants, instances, processes, expiry, clear and restart",
           "[conformance][tokens][process][slow]") {
+  CLAUSE_AT("§1.7", "BackendLock::acquire, BackendLock::try_acquire",
+            "every grant (not every re-entry) carries a token strictly greater than every earlier token of the "
+            "name; never reused after an expiry, an admin clear or a client restart");
   const auto name = unique_name("tokens");
   std::uint64_t last = 0;
   int grants = 0;
@@ -25,6 +30,7 @@ TEST_CASE("fencing tokens strictly increase across grants, instances, processes,
   auto grant_on_new_manager = [&](const char* what) {
     auto manager = make_manager();
     auto lock = manager.lock(name);
+    INFO("grant on a new manager (" << what << "): the free lock must be granted within 2 s");
     REQUIRE(lock.acquire_for(2s));
     next(lock.token(), what);
     lock.release();
@@ -38,14 +44,20 @@ TEST_CASE("fencing tokens strictly increase across grants, instances, processes,
     a.acquire();
     next(a.token(), "first");
     a.acquire();
-    CHECK(a.token() == last);  // re-entry is not a grant
-    a.release();
-    CHECK(a.token() == last);
+    {
+      CLAUSE("§1.2", "re-entry is not a grant: the token stays");
+      CHECK(a.token() == last);
+      a.release();
+      CHECK(a.token() == last);
+    }
     a.release();
     a.acquire();
     next(a.token(), "same instance again");
     a.release();
-    REQUIRE(b.try_acquire());
+    {
+      INFO("the free lock must be granted to another instance");
+      REQUIRE(b.try_acquire());
+    }
     next(b.token(), "another instance");
     b.release();
 
@@ -57,6 +69,7 @@ TEST_CASE("fencing tokens strictly increase across grants, instances, processes,
       TempDir dir;
       Helper helper("wait", {name, dir.path().string(), "0", "10000", "release"});
       const auto rc = helper.wait_exit(20s);
+      INFO("a helper process " << helper.description() << " takes and releases the free lock, and exits 0");
       REQUIRE(rc.has_value());
       REQUIRE(*rc == 0);
       const auto lines = read_lines(dir / "order");
@@ -69,19 +82,31 @@ TEST_CASE("fencing tokens strictly increase across grants, instances, processes,
       auto e = manager.lock(name, {.ttl = 1000ms, .auto_renew = false});
       e.acquire();
       next(e.token(), "before expiry");
-      REQUIRE(b.acquire_for(4s));
+      {
+        CLAUSE("§1.5", "a 1000 ms lease that is not renewed ends; a waiter is granted the lock within 4 s");
+        REQUIRE(b.acquire_for(4s));
+      }
       next(b.token(), "after expiry");
-      CHECK_THROWS_AS(e.release(), baton::LockLost);
+      {
+        CLAUSE("§1.8", "the expired holder's release() reports the loss");
+        CHECK_THROWS_AS(e.release(), baton::LockLost);
+      }
       b.release();
     }
 
     // After a clear.
     a.acquire();
     next(a.token(), "before clear");
-    REQUIRE(manager.clear(name));
-    REQUIRE(b.acquire_for(2s));
+    {
+      CLAUSE_AT("§1.10", "Backend::clear", "clear() frees a held lock and says so; another instance then takes it");
+      REQUIRE(manager.clear(name));
+      REQUIRE(b.acquire_for(2s));
+    }
     next(b.token(), "after clear");
-    CHECK_THROWS_AS(a.release(), baton::LockLost);
+    {
+      CLAUSE("§1.10", "the cleared holder's release() reports the loss (§1.8)");
+      CHECK_THROWS_AS(a.release(), baton::LockLost);
+    }
     b.release();
   }
 
@@ -90,6 +115,7 @@ TEST_CASE("fencing tokens strictly increase across grants, instances, processes,
 }
 
 TEST_CASE("fencing tokens of queued waiters increase in grant order", "[conformance][tokens]") {
+  CLAUSE_AT("§1.7", "BackendLock::acquire", "the tokens of queued waiters strictly increase in grant order");
   auto manager = make_manager();
   const auto name = unique_name("tokens-queue");
   auto holder = manager.lock(name);
@@ -99,13 +125,13 @@ TEST_CASE("fencing tokens of queued waiters increase in grant order", "[conforma
   std::vector<std::unique_ptr<ThreadWaiter>> waiters;
   for (int i = 0; i < 4; ++i) {
     waiters.push_back(std::make_unique<ThreadWaiter>(locks[i], 20s, [](baton::Lock& l) { l.release(); }));
-    REQUIRE(wait_for_waiters(manager, name, static_cast<std::size_t>(i + 1)) == static_cast<std::size_t>(i + 1));
+    require_waiter_count(manager, name, static_cast<std::size_t>(i + 1));
   }
   std::uint64_t last = holder.token();
   holder.release();
   for (int i = 0; i < 4; ++i) {
+    INFO("waiter " << i << " must be granted the lock in turn; " << waiters[i]->error());
     REQUIRE(waiters[i]->result(10s) == std::optional<bool>(true));
-    INFO("waiter " << i);
     CHECK(waiters[i]->token() > last);
     last = waiters[i]->token();
   }
