@@ -242,8 +242,16 @@ class PrivatePostgres:
     def ctl(self, *args):
         return self._run("pg_ctl", "-D", self.data + "/db", "-l", self.log, "-w", "-t", "30", *args)
 
+    def server_options(self):
+        """pg_ctl's -o: the port, socket dir and settings of every start."""
+        return f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
+
     def start(self):
-        self.ctl("-o", f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        self.ctl("-o", self.server_options(), "start")
+
+    def restart(self):
+        """pg_ctl restart -m fast: every session ends; returns once the server accepts clients again."""
+        self.ctl("-m", "fast", "restart", "-o", self.server_options())
 
     def pid(self):
         with open(os.path.join(self.data, "db", "postmaster.pid")) as f:
@@ -268,18 +276,36 @@ class PrivateRedis:
         if not shutil.which("redis-server"):
             raise Skip("redis-server is not installed")
         self.port = free_port()
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", sb.dir], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        self.dir = sb.dir
+        self.proc = None
         sb.cleanups.append(self.destroy)
-        wait_for(lambda: self.cli("PING").strip() == "PONG", 10, "private redis-server")
+        self.start()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", self.dir], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(lambda: self.cli("PING").strip() == "PONG", 10, "private redis-server")
+
+    def restart(self):
+        """Stops the server and starts it again on the same port and dir; without persistence every key is
+        lost. Returns once it answers PING."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.start()
 
     def cli(self, *args):
         r = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
         return r.stdout
 
     def destroy(self):
+        if self.proc is None:
+            return
         self.proc.kill()
         self.proc.wait(timeout=10)
 
