@@ -143,6 +143,7 @@ void anchor_tokens();
 void anchor_inspect();
 void anchor_names();
 void anchor_stopped_head();
+void anchor_torture();
 void anchor_watchdog();
 
 }  // namespace baton::conformance::detail
