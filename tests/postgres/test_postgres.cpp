@@ -225,6 +225,33 @@ TEST_CASE("inspect and list name the holder whose grant commits during the call"
   exec("SELECT pg_advisory_unlock(" + key + ")");
 }
 
+TEST_CASE("a try_acquire that finds the lock taken leaves its pooled session usable") {
+  // A failed try commits. Had it set the lease as the session's
+  // idle_session_timeout, the server would end the session in the pool after
+  // the lease, and the next lock to take it would fail with
+  // BackendUnavailable on a healthy server (found by the conformance torture
+  // case).
+  auto m = manager();
+  const auto name = fresh("try-idle");
+  baton::LockOptions short_lease;
+  short_lease.ttl = 300ms;
+  auto holder = m.lock(name);
+  holder.acquire();
+  auto other = m.lock(name, short_lease);
+  CHECK_FALSE(other.try_acquire());
+  holder.release();
+  std::this_thread::sleep_for(800ms);
+  // Both pooled sessions in use at once, one of them the try's; a
+  // try_acquire, unlike a waiting acquire, does not retry on a dead session.
+  auto a = m.lock(fresh("try-idle-a"));
+  auto b = m.lock(fresh("try-idle-b"));
+  bool a_took = false, b_took = false;
+  CHECK_NOTHROW(a_took = a.try_acquire());
+  CHECK_NOTHROW(b_took = b.try_acquire());
+  CHECK(a_took);
+  CHECK(b_took);
+}
+
 TEST_CASE("a SIGKILLed holder frees the lock in well under a second") {
   auto m = manager();
   CliHolder holder(m, fresh("crash"), "30");

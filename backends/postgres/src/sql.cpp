@@ -21,14 +21,12 @@ std::string create_sql(const std::string& t) {
 
 // The lock is taken in the FROM clause (`lock_select`), so the row is
 // written only once it is granted, in the same statement (one round trip).
-// The session's timeouts are set in that same select list, left of the
-// lock, so they are in force when its wait begins (the server evaluates a
-// select list in order, and keeps volatile outputs a query does not read)
-// without a statement of their own: $7 lock_timeout, $8
+// The session's timeouts (`timeouts`) are set in that same select list, left
+// of the lock, so they are in force when its wait begins (the server
+// evaluates a select list in order, and keeps volatile outputs a query does
+// not read) without a statement of their own: $7 lock_timeout, $8
 // idle_session_timeout. The row's token goes up by one per grant.
-std::string upsert_sql(const std::string& t, const std::string& lock_select) {
-  const std::string timeouts =
-      "set_config('lock_timeout', $7, false) AS lt, set_config('idle_session_timeout', $8, false) AS it, ";
+std::string upsert_sql(const std::string& t, const std::string& timeouts, const std::string& lock_select) {
   return "INSERT INTO " + t +
          " AS l (name, lock_key, token, owner, host, pid, backend_pid, acquired_at, expires_at)"
          " SELECT $1::bytea, $2::bigint, 1, $3, $4, $5::bigint, pg_backend_pid(), clock_timestamp(),"
@@ -109,8 +107,18 @@ std::string quote_ident(const std::string& id) {
 Sql::Sql(const std::string& schema)
     : table(quote_ident(schema) + ".baton_locks"),
       create(create_sql(table)),
-      acquire(upsert_sql(table, "pg_advisory_lock($2::bigint)) AS g")),
-      try_acquire(upsert_sql(table, "pg_try_advisory_lock($2::bigint) AS ok) AS g WHERE g.ok")),
+      // A failed wait is an error, which rolls its set_config back.
+      acquire(upsert_sql(table,
+                         "set_config('lock_timeout', $7, false) AS lt, set_config('idle_session_timeout', $8, "
+                         "false) AS it, ",
+                         "pg_advisory_lock($2::bigint)) AS g")),
+      // A failed try commits, so it sets the idle timeout only when granted
+      // (CASE evaluates its branch only then): a session that keeps one goes
+      // back to the pool, where the server would end it after the lease and
+      // hand the next user of the pool a dead connection.
+      try_acquire(upsert_sql(table, "set_config('lock_timeout', $7, false) AS lt, ",
+                             "pg_try_advisory_lock($2::bigint) AS ok) AS g WHERE CASE WHEN g.ok THEN "
+                             "set_config('idle_session_timeout', $8, false) IS NOT NULL ELSE false END")),
       renew(renew_sql(table)),
       // Only the advisory lock is let go: the row may keep naming this
       // session, because inspect and list trust a row only while pg_locks

@@ -18,6 +18,7 @@
 
 #include "baton/error.hpp"
 #include "support.hpp"
+#include "torture.hpp"
 
 namespace baton::conformance::detail {
 
@@ -148,6 +149,7 @@ int run_helper(int argc, char** argv) {
     if (task == "counter") return task_counter(args);
     if (task == "hold") return task_hold(args);
     if (task == "wait") return task_wait(args);
+    if (task == "torture") return torture::run_helper_task(args);
     std::fprintf(stderr, "conformance helper: unknown task '%s'\n", task.c_str());
     return 64;
   } catch (const std::exception& e) {
