@@ -5,7 +5,10 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <system_error>
+#include <thread>
 
 #include "baton/error.hpp"
 #include "baton/kit/errors.hpp"
@@ -71,14 +74,15 @@ std::unique_ptr<Connection> Connection::open(const std::vector<std::pair<std::st
     state = PQconnectPoll(raw);
   }
   if (PQenterPipelineMode(raw) != 1 || PQsetnonblocking(raw, 1) != 0) conn->fail("cannot enter pipeline mode");
-  conn->cancel_ = PQgetCancel(raw);
+  conn->cancel_ = std::shared_ptr<PGcancel>(PQgetCancel(raw), [](PGcancel* c) {
+    if (c != nullptr) PQfreeCancel(c);
+  });
   return conn;
 }
 
 Connection::Connection(PGconn* conn) : conn_(conn) {}
 
 Connection::~Connection() {
-  if (cancel_ != nullptr) PQfreeCancel(cancel_);
   PQfinish(conn_);
 }
 
@@ -109,10 +113,30 @@ bool Connection::wait_socket(bool for_write, Clock::time_point until) {
   return n > 0;
 }
 
+namespace {
+
+// Cancel requests still waiting for a server's answer. Past the cap no more
+// are sent: the statement's hard deadline still ends the caller's wait, and
+// a frozen server would only pile up threads.
+std::atomic<int> cancels_in_flight{0};
+constexpr int max_cancels_in_flight = 32;
+
+}  // namespace
+
 void Connection::cancel() noexcept {
-  if (cancel_ == nullptr) return;
-  char err[256];
-  PQcancel(cancel_, err, sizeof err);
+  if (!cancel_ || cancels_in_flight.fetch_add(1) >= max_cancels_in_flight) {
+    cancels_in_flight.fetch_sub(1);
+    return;
+  }
+  try {
+    std::thread([request = cancel_] {
+      char err[256];
+      PQcancel(request.get(), err, sizeof err);  // PQcancel may share a PGcancel across threads
+      cancels_in_flight.fetch_sub(1);
+    }).detach();
+  } catch (const std::system_error&) {
+    cancels_in_flight.fetch_sub(1);  // no thread to spare: the hard deadline still bounds the wait
+  }
 }
 
 }  // namespace baton::postgres::detail

@@ -77,7 +77,10 @@ class Connection {
                      std::stop_token stop = {}, Clock::time_point cancel_at = Clock::time_point::max(),
                      bool before_sync = false);
 
-  // Asks the server to cancel the statement in progress. Thread-safe.
+  // Asks the server to cancel the statement in progress, from a detached
+  // thread: libpq's PQcancel waits for the server's answer without a bound,
+  // and a frozen server must not hold the caller past its deadline. Returns
+  // at once. Thread-safe.
   void cancel() noexcept;
 
   bool broken() const noexcept { return broken_; }
@@ -122,7 +125,9 @@ class Connection {
   void recover_aborted_transaction(Clock::time_point hard_deadline);
 
   PGconn* conn_;
-  PGcancel* cancel_ = nullptr;
+  // Shared with the threads that deliver cancel requests (cancel()), which
+  // may outlive this session.
+  std::shared_ptr<PGcancel> cancel_;
   bool broken_ = false;
   // SQL text -> name of its prepared statement on this session. Statements
   // are prepared on first use, inside the same pipeline, so planning is paid
