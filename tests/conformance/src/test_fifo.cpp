@@ -167,7 +167,8 @@ TEST_CASE("FIFO: waiters behind a slow head waiter do not overtake it", "[confor
   CHECK(field(lines[2], "id") == "third");
 }
 
-TEST_CASE("try_acquire never jumps the queue, even while the lock is handed over", "[conformance][fifo][process]") {
+TEST_CASE("try_acquire never jumps the queue while the head waiter is a stopped process",
+          "[conformance][fifo][process]") {
   CLAUSE_AT("§1.3", "BackendLock::try_acquire",
             "try_acquire() succeeds only if the lock is free and nobody is waiting; a lock being handed to a "
             "waiter is not free");
@@ -176,80 +177,85 @@ TEST_CASE("try_acquire never jumps the queue, even while the lock is handed over
   auto holder = manager.lock(name);
   auto intruder = manager.lock(name);
 
-  SECTION("the head waiter is a stopped process") {
-    TempDir dir;
-    holder.acquire();
-    Helper waiter("wait", {name, dir.path().string(), "0", "30000", "hold"});
-    REQUIRE(wait_for_file(dir / "ready-0", 20s));
-    require_waiter_count(manager, name, 1);
-    CHECK_FALSE(intruder.try_acquire());  // held and queued
-    // Stop the waiter so it cannot take the lock: after the release the lock
-    // is free (or granted to the stopped waiter) but someone is waiting.
-    waiter.signal(SIGSTOP);
-    holder.release();
+  TempDir dir;
+  holder.acquire();
+  Helper waiter("wait", {name, dir.path().string(), "0", "30000", "hold"});
+  REQUIRE(wait_for_file(dir / "ready-0", 20s));
+  require_waiter_count(manager, name, 1);
+  CHECK_FALSE(intruder.try_acquire());  // held and queued
+  // Stop the waiter so it cannot take the lock: after the release the lock
+  // is free (or granted to the stopped waiter) but someone is waiting.
+  waiter.signal(SIGSTOP);
+  holder.release();
+  CHECK_FALSE(intruder.try_acquire());
+  CHECK_FALSE(intruder.acquire_for(0ms));
+  CHECK_FALSE(intruder.holds());
+  {
+    const auto info = manager.inspect(name);
+    CLAUSE_AT("§1.9", "Backend::inspect",
+              "the lock is free with the stopped waiter queued, or granted to it (pid "
+                  << waiter.pid() << "): " << Catch::Detail::stringify(info));
+    CHECK((info.held ? info.pid == waiter.pid() : info.waiters == 1));
+  }
+  waiter.signal(SIGCONT);
+  {
+    INFO("the resumed waiter must be granted the lock (within 10 s)");
+    REQUIRE(wait_for_file(dir / "acquired-0", 10s));
+  }
+  {
+    CLAUSE("§1.1", "try_acquire() fails while the resumed waiter holds");
     CHECK_FALSE(intruder.try_acquire());
-    CHECK_FALSE(intruder.acquire_for(0ms));
-    CHECK_FALSE(intruder.holds());
+  }
+  write_file(dir / "release-0", "");
+  const auto rc = waiter.wait_exit(10s);
+  INFO("the waiter helper " << waiter.description() << " exits 0 after its release");
+  REQUIRE(rc.has_value());
+  CHECK(*rc == 0);
+  {
+    INFO("with the lock free and nobody waiting, try_acquire() succeeds");
+    CHECK(intruder.try_acquire());
+  }
+  intruder.release();
+}
+
+TEST_CASE("try_acquire never jumps the queue while the lock is handed to a waiting thread", "[conformance][fifo]") {
+  CLAUSE_AT("§1.3", "BackendLock::try_acquire",
+            "try_acquire() succeeds only if the lock is free and nobody is waiting; a lock being handed to a "
+            "waiter is not free");
+  auto manager = make_manager();
+  const auto name = unique_name("nojump");
+  auto holder = manager.lock(name);
+  auto intruder = manager.lock(name);
+  auto waiting = manager.lock(name);
+  for (int round = 0; round < 15; ++round) {
+    INFO("round " << round);
+    holder.acquire();
+    std::atomic<bool> let_go{false};
+    ThreadWaiter waiter(waiting, 20s, [&](baton::Lock& l) {
+      eventually(10s, [&] { return let_go.load(); });
+      l.release();
+    });
+    require_waiter_count(manager, name, 1);
+    holder.release();
     {
-      const auto info = manager.inspect(name);
-      CLAUSE_AT("§1.9", "Backend::inspect",
-                "the lock is free with the stopped waiter queued, or granted to it (pid "
-                    << waiter.pid() << "): " << Catch::Detail::stringify(info));
-      CHECK((info.held ? info.pid == waiter.pid() : info.waiters == 1));
-    }
-    waiter.signal(SIGCONT);
-    {
-      INFO("the resumed waiter must be granted the lock (within 10 s)");
-      REQUIRE(wait_for_file(dir / "acquired-0", 10s));
-    }
-    {
-      CLAUSE("§1.1", "try_acquire() fails while the resumed waiter holds");
+      INFO("try_acquire() right after the release, while the lock is handed to the queued waiter");
       CHECK_FALSE(intruder.try_acquire());
     }
-    write_file(dir / "release-0", "");
-    const auto rc = waiter.wait_exit(10s);
-    INFO("the waiter helper " << waiter.description() << " exits 0 after its release");
-    REQUIRE(rc.has_value());
-    CHECK(*rc == 0);
     {
-      INFO("with the lock free and nobody waiting, try_acquire() succeeds");
-      CHECK(intruder.try_acquire());
+      CLAUSE_AT("§1.3", "BackendLock::release", "the release hands the lock to the queued waiter; "
+                                                    << waiter.error());
+      REQUIRE(waiter.result(5s) == std::optional<bool>(true));
     }
-    intruder.release();
-  }
-
-  SECTION("a thread waiter, repeated") {
-    auto waiting = manager.lock(name);
-    for (int round = 0; round < 15; ++round) {
-      INFO("round " << round);
-      holder.acquire();
-      std::atomic<bool> let_go{false};
-      ThreadWaiter waiter(waiting, 20s, [&](baton::Lock& l) {
-        eventually(10s, [&] { return let_go.load(); });
-        l.release();
-      });
-      require_waiter_count(manager, name, 1);
-      holder.release();
-      {
-        INFO("try_acquire() right after the release, while the lock is handed to the queued waiter");
-        CHECK_FALSE(intruder.try_acquire());
-      }
-      {
-        CLAUSE_AT("§1.3", "BackendLock::release", "the release hands the lock to the queued waiter; "
-                                                      << waiter.error());
-        REQUIRE(waiter.result(5s) == std::optional<bool>(true));
-      }
-      {
-        CLAUSE("§1.1", "try_acquire() fails while the waiter holds");
-        CHECK_FALSE(intruder.try_acquire());
-      }
-      let_go = true;
-      REQUIRE(waiter.finish(5s));
-      INFO("the waiter's release threw: " << waiter.then_error());
-      CHECK(waiter.then_error().empty());
+    {
+      CLAUSE("§1.1", "try_acquire() fails while the waiter holds");
+      CHECK_FALSE(intruder.try_acquire());
     }
-    INFO("with the lock free and nobody waiting, try_acquire() succeeds");
-    REQUIRE(intruder.try_acquire());
-    intruder.release();
+    let_go = true;
+    REQUIRE(waiter.finish(5s));
+    INFO("the waiter's release threw: " << waiter.then_error());
+    CHECK(waiter.then_error().empty());
   }
+  INFO("with the lock free and nobody waiting, try_acquire() succeeds");
+  REQUIRE(intruder.try_acquire());
+  intruder.release();
 }

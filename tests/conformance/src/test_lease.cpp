@@ -255,6 +255,16 @@ TEST_CASE("a lease of baton::forever does not expire and ttl zero is the manager
     CHECK(manager.inspect(name).expires_in == baton::forever);
   }
   {
+    CLAUSE_AT("§1.9", "Backend::list", "list() reports a lock held with a forever lease, with expires_in baton::forever");
+    std::size_t listed = 0;
+    for (const auto& info : manager.list()) {
+      if (info.name != name) continue;
+      ++listed;
+      CHECK(info.expires_in == baton::forever);
+    }
+    CHECK(listed == 1);
+  }
+  {
     INFO("nobody else gets a lock held with a forever lease, past the manager's default ttl");
     CHECK_FALSE(other.acquire_for(ttl + 1500ms));
     CHECK(holder.holds());
