@@ -53,4 +53,9 @@ std::string json_quoted(std::string_view text);
 // The JSON object `status` and `list` print for one lock, on one line.
 std::string info_json(const LockInfo& info);
 
+// When argv is `baton [--config PATH] conformance ...`, replaces this
+// process with baton-conformance (conformance_command.cpp); returns an exit
+// status only if that fails. Nullopt for any other command line.
+std::optional<int> hand_to_conformance(int argc, char** argv);
+
 }  // namespace baton::cli

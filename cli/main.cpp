@@ -4,6 +4,7 @@
 //   baton [--config PATH] status NAME      # one JSON object
 //   baton [--config PATH] list             # one JSON object per line, each held lock
 //   baton [--config PATH] clear NAME       # force-release
+//   baton [--config PATH] conformance [--repeat N] [Catch2 args]  # the suite on this backend
 //
 // Exit statuses: the table in exit_codes.hpp (also the --help epilog).
 #include <algorithm>
@@ -251,6 +252,7 @@ int run_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (auto handed = cli::hand_to_conformance(argc, argv)) return *handed;
   int status = 0;
   try {
     cli::register_backends();
