@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -38,6 +40,7 @@ struct Settings {
   fs::path dir;
   milliseconds poll;
   milliseconds lock_timeout;
+  bool sync_grants;
 };
 
 std::int64_t saturating_ns(std::int64_t from, nanoseconds d) {
@@ -58,14 +61,16 @@ std::int64_t lease_end(milliseconds ttl) {
 }
 
 // Loads, prunes, runs `fn` and writes the state back only if it changed: the
-// whole critical section is one read, a few /proc reads and at most one write.
+// whole critical section is one read, a few /proc reads and at most one write
+// (synced when `sync_grants` and `fn` granted a token).
 template <class Fn>
-auto run_locked(LockedFile& file, std::string_view name, Fn&& fn) {
+auto run_locked(LockedFile& file, std::string_view name, Fn&& fn, bool sync_grants = false) {
   LockState state = file.load(name);
   const std::string before = serialize(state);
+  const std::uint64_t last_token = state.last_token;
   prune(state, boottime_ns());
   auto result = fn(state);
-  if (serialize(state) != before) file.store(state);
+  if (serialize(state) != before) file.store(state, sync_grants && state.last_token != last_token);
   return result;
 }
 
@@ -172,10 +177,13 @@ std::optional<std::uint64_t> FlockLock::acquire(Clock::time_point deadline, mill
   {
     auto file = LockedFile::open(path_, true, deadline, stop);
     if (!file) return std::nullopt;  // never queued: nothing to undo
-    auto granted = run_locked(*file, name_, [&](LockState& s) {
-      join(s, ticket, give_up);
-      return grant_if_head(s, ticket, ttl);
-    });
+    auto granted = run_locked(
+        *file, name_,
+        [&](LockState& s) {
+          join(s, ticket, give_up);
+          return grant_if_head(s, ticket, ttl);
+        },
+        settings_->sync_grants);
     if (granted) return granted;
   }
   try {
@@ -200,10 +208,13 @@ std::optional<std::uint64_t> FlockLock::wait_turn(std::uint64_t& ticket, std::in
     // A busy file lock just costs this look: the next one tries again.
     auto file = LockedFile::open(path_, true, baton::kit::step_deadline(deadline, settings_->poll), stop);
     if (!file) continue;
-    auto granted = run_locked(*file, name_, [&](LockState& s) {
-      join(s, ticket, give_up);
-      return grant_if_head(s, ticket, ttl);
-    });
+    auto granted = run_locked(
+        *file, name_,
+        [&](LockState& s) {
+          join(s, ticket, give_up);
+          return grant_if_head(s, ticket, ttl);
+        },
+        settings_->sync_grants);
     if (granted) return granted;
   }
 }
@@ -238,10 +249,13 @@ void FlockLock::leave(std::uint64_t ticket) noexcept {
 std::optional<std::uint64_t> FlockLock::try_acquire(milliseconds ttl) {
   auto file = LockedFile::open(path_, true, baton::kit::deadline_in(try_bound));
   if (!file) return std::nullopt;  // someone is inside the critical section: contention
-  return run_locked(*file, name_, [&](LockState& s) -> std::optional<std::uint64_t> {
-    if (s.holder || !s.waiters.empty()) return std::nullopt;
-    return grant(s, ttl);
-  });
+  return run_locked(
+      *file, name_,
+      [&](LockState& s) -> std::optional<std::uint64_t> {
+        if (s.holder || !s.waiters.empty()) return std::nullopt;
+        return grant(s, ttl);
+      },
+      settings_->sync_grants);
 }
 
 bool FlockLock::renew(milliseconds ttl) {
@@ -319,7 +333,7 @@ std::vector<baton::LockInfo> FlockBackend::list() {
 std::shared_ptr<baton::Backend> make_backend(const Options& options) {
   auto settings = std::make_shared<Settings>(Settings{
       options.dir, baton::kit::or_default(options.poll_interval, milliseconds(10)),
-      baton::kit::or_default(options.lock_timeout, baton::kit::default_command_timeout)});
+      baton::kit::or_default(options.lock_timeout, baton::kit::default_command_timeout), options.sync_grants});
   // One level only: a missing parent means a wrong path, not a new store.
   if (::mkdir(settings->dir.c_str(), 0755) != 0 && errno != EEXIST) {
     baton::kit::raise(baton::kit::Failure::unavailable, "flock " + settings->dir.string() + ": mkdir",

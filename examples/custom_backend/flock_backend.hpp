@@ -21,6 +21,10 @@ struct Options {
   // file lock held by another process (stopped, say) before they throw
   // BackendUnavailable. Zero: 5 s.
   std::chrono::milliseconds lock_timeout{0};
+  // fdatasync() a name's file after each grant, so no fencing token is
+  // granted twice even across a power loss (tokens always survive process
+  // crashes). Costs a disk flush inside the grant's critical section.
+  bool sync_grants = false;
 };
 
 // Throws BackendUnavailable (naming the directory) when it cannot be made

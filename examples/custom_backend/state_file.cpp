@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -100,7 +101,7 @@ LockState LockedFile::load(std::string_view name) {
   return std::move(*state);
 }
 
-void LockedFile::store(const LockState& state) {
+void LockedFile::store(const LockState& state, bool durable) {
   const std::string text = serialize(state);
   for (std::size_t done = 0; done < text.size();) {
     const ssize_t n = ::pwrite(fd_, text.data() + done, text.size() - done, static_cast<off_t>(done));
@@ -109,6 +110,7 @@ void LockedFile::store(const LockState& state) {
     done += static_cast<std::size_t>(n);
   }
   if (::ftruncate(fd_, static_cast<off_t>(text.size())) != 0) fail_io(Failure::unavailable, path_, "truncate", errno);
+  if (durable && ::fdatasync(fd_) != 0) fail_io(Failure::unavailable, path_, "fdatasync", errno);
 }
 
 }  // namespace baton_flock

@@ -48,8 +48,9 @@ class LockedFile {
   LockState load(std::string_view name);
   // Overwrites the file with `state`: one write, then a truncate. A process
   // killed between the two leaves a stale tail after "end", which parse()
-  // ignores.
-  void store(const LockState& state);
+  // ignores. `durable`: fdatasync() before returning, so the write survives
+  // a power loss, not only a process crash.
+  void store(const LockState& state, bool durable = false);
 
  private:
   LockedFile(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}
