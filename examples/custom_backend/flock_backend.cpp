@@ -133,6 +133,8 @@ class FlockLock final : public baton::BackendLock {
   std::optional<std::uint64_t> grant(LockState& s, milliseconds ttl);
   std::optional<std::uint64_t> grant_if_head(LockState& s, std::uint64_t ticket, milliseconds ttl);
   void join(LockState& s, std::uint64_t& ticket, std::int64_t give_up);
+  std::optional<std::uint64_t> join_and_try_grant(LockedFile& file, std::uint64_t& ticket, std::int64_t give_up,
+                                                  milliseconds ttl);
   void leave(std::uint64_t ticket) noexcept;
   bool mine(const LockState& s) const {
     return s.holder && s.holder->owner == owner_.id && s.holder->token == token_;
@@ -170,6 +172,19 @@ void FlockLock::join(LockState& s, std::uint64_t& ticket, std::int64_t give_up) 
   s.waiters.push_back(Waiter{ticket, owner_.id, self_process(), give_up});
 }
 
+// One look, in one critical section: (re)join the queue, and take the lock
+// if it is free and we head the queue.
+std::optional<std::uint64_t> FlockLock::join_and_try_grant(LockedFile& file, std::uint64_t& ticket,
+                                                           std::int64_t give_up, milliseconds ttl) {
+  return run_locked(
+      file, name_,
+      [&](LockState& s) {
+        join(s, ticket, give_up);
+        return grant_if_head(s, ticket, ttl);
+      },
+      settings_->sync_grants);
+}
+
 std::optional<std::uint64_t> FlockLock::acquire(Clock::time_point deadline, milliseconds ttl,
                                                 std::stop_token stop) {
   const std::int64_t give_up = to_boottime(deadline);
@@ -177,14 +192,7 @@ std::optional<std::uint64_t> FlockLock::acquire(Clock::time_point deadline, mill
   {
     auto file = LockedFile::open(path_, true, deadline, stop);
     if (!file) return std::nullopt;  // never queued: nothing to undo
-    auto granted = run_locked(
-        *file, name_,
-        [&](LockState& s) {
-          join(s, ticket, give_up);
-          return grant_if_head(s, ticket, ttl);
-        },
-        settings_->sync_grants);
-    if (granted) return granted;
+    if (auto granted = join_and_try_grant(*file, ticket, give_up, ttl)) return granted;
   }
   try {
     return wait_turn(ticket, give_up, deadline, ttl, stop);
@@ -208,14 +216,7 @@ std::optional<std::uint64_t> FlockLock::wait_turn(std::uint64_t& ticket, std::in
     // A busy file lock just costs this look: the next one tries again.
     auto file = LockedFile::open(path_, true, baton::kit::step_deadline(deadline, settings_->poll), stop);
     if (!file) continue;
-    auto granted = run_locked(
-        *file, name_,
-        [&](LockState& s) {
-          join(s, ticket, give_up);
-          return grant_if_head(s, ticket, ttl);
-        },
-        settings_->sync_grants);
-    if (granted) return granted;
+    if (auto granted = join_and_try_grant(*file, ticket, give_up, ttl)) return granted;
   }
 }
 
