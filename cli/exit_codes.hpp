@@ -41,7 +41,7 @@ inline constexpr int exit_cannot_exec = 127;  // like the shell: CMD cannot be e
 // clang-format off
 inline constexpr ExitStatus exit_statuses[] = {
   {"0", exit_ok, "EX_OK",
-   "status, list or clear succeeded (clear also when there was nothing to clear); --help, --version"},
+   "status, list, clear or backends succeeded (clear also when there was nothing to clear); --help, --version"},
   {"CMD's own", -1, "-",
    "run: CMD ran under the lock and exited with this status; 128+N if CMD was killed by signal N"},
   {"64", exit_usage, "EX_USAGE",

@@ -5,6 +5,7 @@
 //   baton [--config PATH] list             # one JSON object per line, each held lock
 //   baton [--config PATH] clear NAME       # force-release
 //   baton [--config PATH] conformance [--repeat N] [Catch2 args]  # the suite on this backend
+//   baton [--config PATH] backends         # one JSON object per available backend
 //
 // Exit statuses: the table in exit_codes.hpp (also the --help epilog).
 #include <algorithm>
@@ -12,9 +13,12 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -26,6 +30,7 @@
 #include <baton/lock_manager.hpp>
 #include <baton/name.hpp>
 #include <baton/options.hpp>
+#include <baton/plugin_loader.hpp>
 #include <baton/registry.hpp>
 #include <baton/version.hpp>
 #include <nlohmann/json.hpp>
@@ -42,9 +47,10 @@ constexpr const char* usage_run =
 constexpr const char* usage_status = "usage: baton [--config PATH] status NAME";
 constexpr const char* usage_list = "usage: baton [--config PATH] list";
 constexpr const char* usage_clear = "usage: baton [--config PATH] clear NAME";
+constexpr const char* usage_backends = "usage: baton [--config PATH] backends";
 constexpr const char* usage_any =
     "usage: baton [--config PATH] {run NAME [--timeout SEC | --no-wait] [--ttl SEC] -- CMD [ARG...] "
-    "| status NAME | list | clear NAME}  (see baton --help)";
+    "| status NAME | list | clear NAME | backends}  (see baton --help)";
 
 // A usage error: the cause, then the usage line of the subcommand.
 struct UsageError {
@@ -68,6 +74,7 @@ struct App {
   CLI::App* status = nullptr;
   CLI::App* list = nullptr;
   CLI::App* clear = nullptr;
+  CLI::App* backends = nullptr;
 };
 
 App make_app(Parsed& p) {
@@ -100,6 +107,9 @@ App make_app(Parsed& p) {
 
   a.clear = a.app->add_subcommand("clear", "free NAME whoever holds it; prints {\"name\":..,\"cleared\":..}");
   a.clear->add_option("NAME", p.name, "lock name")->required();
+
+  a.backends = a.app->add_subcommand(
+      "backends", "print one JSON object per available backend: built in or plugin, where from, config keys");
   return a;
 }
 
@@ -108,6 +118,7 @@ const char* usage_of(const App& a) {
   if (a.status->parsed()) return usage_status;
   if (a.list->parsed()) return usage_list;
   if (a.clear->parsed()) return usage_clear;
+  if (a.backends->parsed()) return usage_backends;
   return usage_any;
 }
 
@@ -158,6 +169,7 @@ std::optional<int> parse(int argc, char** argv, Parsed& p, std::vector<std::stri
   if (a.status->parsed()) p.subcommand = "status";
   if (a.list->parsed()) p.subcommand = "list";
   if (a.clear->parsed()) p.subcommand = "clear";
+  if (a.backends->parsed()) p.subcommand = "backends";
   if (had_dashdash) command.assign(argv + split + 1, argv + argc);
   return std::nullopt;
 }
@@ -237,6 +249,53 @@ int clear_command(const Parsed& p) {
   return 0;
 }
 
+// Loads every "*.so" file of the plugin search path's directories that is
+// not loaded yet. One that fails is reported on stderr and skipped: a
+// listing shows what works.
+void load_plugins_on_path() {
+  std::set<std::string> loaded;
+  for (const auto& r : baton::Registry::global().registrations()) loaded.insert(r.origin);
+  for (const auto& dir : baton::plugin_search_path()) {
+    std::error_code ec;
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      if (entry.path().extension() == ".so" && entry.is_regular_file(ec)) files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      const auto absolute = std::filesystem::absolute(file, ec).lexically_normal();
+      if (!loaded.insert(absolute.string()).second) continue;
+      try {
+        baton::load_plugin(baton::Registry::global(), absolute);
+      } catch (const baton::ConfigError& e) {
+        cli::error_line(std::string("skipped: ") + e.what());
+      }
+    }
+  }
+}
+
+// Every backend this command can use, sorted by name: the config's
+// plugins, the command's own plugins and those of the search path.
+int backends_command(const Parsed& p) {
+  std::optional<std::filesystem::path> path;
+  if (!p.config.empty()) path = p.config;
+  baton::find_config(path);  // loads its "plugins"; a broken config is an error here too
+  for (const auto& failure : cli::load_modules()) cli::error_line("skipped: " + failure);
+  load_plugins_on_path();
+  const auto& registry = baton::Registry::global();
+  const std::string default_backend = registry.default_backend();
+  for (const auto& r : registry.registrations()) {
+    nlohmann::ordered_json j;
+    j["name"] = r.name;
+    j["default"] = r.name == default_backend;
+    j["origin"] = r.origin.empty() ? "built in" : r.origin;
+    j["keys"] = nlohmann::ordered_json::array();
+    for (const auto& key : r.keys) j["keys"].push_back({{"name", key.name}, {"description", key.description}});
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  }
+  return 0;
+}
+
 int run_main(int argc, char** argv) {
   Parsed p;
   std::vector<std::string> command;
@@ -246,6 +305,7 @@ int run_main(int argc, char** argv) {
   if (p.subcommand == "status") return status_command(p);
   if (p.subcommand == "list") return list_command(p);
   if (p.subcommand == "clear") return clear_command(p);
+  if (p.subcommand == "backends") return backends_command(p);
   throw UsageError{"missing subcommand", usage_any};
 }
 

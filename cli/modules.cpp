@@ -1,12 +1,14 @@
 // cli/modules.cpp: the backends of the `baton` command. SQLite and Redis are
-// linked in; PostgreSQL is a module, baton-postgres.so, loaded only when a
-// config picks it, because libpq brings many shared libraries whose loading
-// would slow every start of the command. The module sits next to the
-// executable in the build tree and in <libdir>/baton when installed; it uses
-// the process's one shared core, so there is one registry and one set of
-// error types.
+// linked in; PostgreSQL is a plugin, baton-postgres.so
+// (postgres_module.cpp), loaded only when a config picks it, because libpq
+// brings many shared libraries whose loading would slow every start of the
+// command. The plugin is found by name in baton::plugin_search_path(): next
+// to the executable in the build tree, in <libdir>/baton when installed. It
+// uses the process's one shared core, so there is one registry and one set
+// of error types.
 #include <baton/error.hpp>
 #include <baton/features.hpp>
+#include <baton/plugin_loader.hpp>
 #include <baton/registry.hpp>
 #include <baton/sqlite.hpp>
 #if BATON_HAS_REDIS
@@ -16,66 +18,40 @@
 #include <baton/postgres.hpp>
 #endif
 
-#include <filesystem>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "backends.hpp"
 #include "cli.hpp"
-
-#if BATON_CLI_POSTGRES_MODULE
-#include <dlfcn.h>
-#endif
 
 namespace baton::cli {
 
 namespace {
 
 #if BATON_CLI_POSTGRES_MODULE
-// The module's entry point (cli/postgres_module.cpp).
-using ModuleEntry = void (*)(Registry&);
-constexpr const char* module_entry_symbol = "baton_cli_register_postgres";
+constexpr const char* postgres_module = "baton-postgres.so";
 
-std::filesystem::path find_postgres_module() {
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) throw Error("cannot find the baton executable to load its PostgreSQL module: " + ec.message());
-  const std::vector<std::filesystem::path> places{exe.parent_path() / "baton-postgres.so",
-                                                  exe.parent_path() / BATON_CLI_MODULE_DIR / "baton-postgres.so"};
-  std::string tried;
-  for (const auto& path : places) {
-    if (std::filesystem::exists(path, ec)) return path;
-    tried += (tried.empty() ? "" : ", ") + path.lexically_normal().string();
-  }
-  throw Error("the PostgreSQL backend module baton-postgres.so is not installed (looked for " + tried + ")");
-}
-
-// Loads the module (it stays loaded for the life of the process) and lets
-// it replace the stand-in with the real backend.
+// Loads the plugin (it stays loaded for the life of the process); it
+// replaces the stand-in with the real backend. Throws ConfigError.
 void load_postgres_module(Registry& registry) {
-  const auto path = find_postgres_module();
-  // RTLD_NOW: a module that does not match this executable fails here,
-  // not at its first call.
-  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    const char* why = ::dlerror();
-    throw Error("cannot load the PostgreSQL backend module " + path.string() + ": " + (why ? why : "unknown error"));
+  const auto loaded = load_plugin(registry, find_plugin(postgres_module));
+  for (const auto& name : loaded.backends) {
+    if (name == "postgres") return;
   }
-  auto entry = reinterpret_cast<ModuleEntry>(::dlsym(handle, module_entry_symbol));
-  if (entry == nullptr) throw Error("the module " + path.string() + " has no " + module_entry_symbol);
-  entry(registry);
+  throw ConfigError("", "plugin " + loaded.path.string() + ": did not register the PostgreSQL backend");
 }
 
-// Stands in for "postgres" until a config picks it. The module replaces it
-// with the real factory; a module that does not is reported, not retried.
+// Stands in for "postgres" until a config picks it (or `baton backends`
+// asks). Its origin says where the real backend will come from.
 void register_postgres_stand_in(Registry& registry) {
-  registry.add("postgres", [&registry, loaded = false](const nlohmann::json& section) mutable {
-    if (loaded) throw Error("the PostgreSQL backend module did not register the PostgreSQL backend");
+  Registration stand_in;
+  stand_in.name = "postgres";
+  stand_in.origin = std::string(postgres_module) + " (loaded on use)";
+  stand_in.factory = [&registry](const nlohmann::json& section) {
     load_postgres_module(registry);
-    loaded = true;
     return registry.make("postgres", section);
-  });
+  };
+  registry.add(std::move(stand_in));
 }
 #endif
 
@@ -93,6 +69,18 @@ void register_backends() {
   postgres::register_backend(registry);
 #endif
   registry.set_default("sqlite");
+}
+
+std::vector<std::string> load_modules() {
+  std::vector<std::string> failures;
+#if BATON_HAS_POSTGRES && BATON_CLI_POSTGRES_MODULE
+  try {
+    load_postgres_module(Registry::global());
+  } catch (const ConfigError& e) {
+    failures.push_back(e.what());
+  }
+#endif
+  return failures;
 }
 
 LockManager open_manager(const Config& config) { return LockManager::from_config(config); }

@@ -1,5 +1,5 @@
 // cli/run_events.cpp: the messages and exit statuses of `baton run` (see
-// run_events.hpp and docs/design.md §7.3).
+// run_events.hpp and docs/design.md §7.4).
 #include "run_events.hpp"
 
 #include <sys/wait.h>

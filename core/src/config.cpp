@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "baton/error.hpp"
+#include "baton/plugin_loader.hpp"
 #include "baton/registry.hpp"
 
 namespace baton {
@@ -76,13 +77,41 @@ std::string chosen_backend(const json& document, const Registry& registry) {
   return name;
 }
 
-// Top-level keys: "backend", "defaults" and the section of any registered
-// backend (only the chosen one is read; the others may be kept for later).
+// Top-level keys: "plugins", "backend", "defaults" and the section of any
+// registered backend (only the chosen one is read; the others may be kept
+// for later).
 void reject_unknown_keys(const json& document, const std::string& backend, const Registry& registry) {
   for (const auto& [key, value] : document.items()) {
-    const bool known = key == "backend" || key == "defaults" || key == backend || registry.contains(key);
+    const bool known = key == "plugins" || key == "backend" || key == "defaults" || key == backend ||
+                       registry.contains(key);
     if (!known) throw ConfigError(key, "unknown key");
   }
+}
+
+// Loads the document's "plugins" into `registry`, in order, before the
+// backend is chosen, so that a plugin's backend can be named. A failure
+// keeps the loader's message under the key "plugins[i]".
+std::vector<std::filesystem::path> load_plugins(const json& document, const std::filesystem::path& base_dir,
+                                                Registry& registry) {
+  std::vector<std::filesystem::path> loaded;
+  auto it = document.find("plugins");
+  if (it == document.end()) return loaded;
+  if (!it->is_array()) {
+    throw ConfigError("plugins", "must be an array of strings, not " + std::string(type_name(*it)));
+  }
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const std::string key = "plugins[" + std::to_string(i) + "]";
+    const json& entry = (*it)[i];
+    if (!entry.is_string()) throw ConfigError(key, "must be a string, not " + std::string(type_name(entry)));
+    const std::string name = expand(entry.get<std::string>(), key);
+    if (name.empty()) throw ConfigError(key, "must not be empty");
+    try {
+      loaded.push_back(load_plugin(registry, find_plugin(name, base_dir)).path);
+    } catch (const ConfigError& e) {
+      throw ConfigError(key, e.message());
+    }
+  }
+  return loaded;
 }
 
 std::chrono::milliseconds parse_default_ttl(const json& document) {
@@ -99,15 +128,17 @@ std::chrono::milliseconds parse_default_ttl(const json& document) {
   return ttl.value_or(std::chrono::milliseconds::zero());
 }
 
-}  // namespace
-
-Config parse_config(const json& document, std::string source, const Registry& registry) {
+// A document's config; relative plugin paths are taken from `base_dir`
+// (empty: the current directory).
+Config parse_document(const json& document, std::string source, const std::filesystem::path& base_dir,
+                      Registry& registry) {
   try {
     if (!document.is_object()) {
       throw ConfigError("", "the config must be a JSON object, not " + std::string(type_name(document)));
     }
     Config config;
     config.source = source;
+    config.plugins = load_plugins(document, base_dir, registry);
     config.backend = chosen_backend(document, registry);
     reject_unknown_keys(document, config.backend, registry);
     if (auto it = document.find(config.backend); it != document.end()) {
@@ -125,7 +156,7 @@ Config parse_config(const json& document, std::string source, const Registry& re
   }
 }
 
-Config parse_config_text(std::string_view text, std::string source, const Registry& registry) {
+json parse_json_text(std::string_view text, const std::string& source) {
   json document;
   try {
     document = json::parse(text.begin(), text.end(), nullptr, true, /*ignore_comments=*/false);
@@ -141,10 +172,21 @@ Config parse_config_text(std::string_view text, std::string source, const Regist
     if (auto pos = message.find("] "); pos != std::string::npos) message = message.substr(pos + 2);
     throw ConfigError("", "invalid JSON: " + message, source);
   }
-  return parse_config(document, std::move(source), registry);
+  return document;
 }
 
-Config load_config_file(const std::filesystem::path& path, const Registry& registry) {
+}  // namespace
+
+Config parse_config(const json& document, std::string source, Registry& registry) {
+  return parse_document(document, std::move(source), {}, registry);
+}
+
+Config parse_config_text(std::string_view text, std::string source, Registry& registry) {
+  json document = parse_json_text(text, source);
+  return parse_document(document, std::move(source), {}, registry);
+}
+
+Config load_config_file(const std::filesystem::path& path, Registry& registry) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::error_code ec;
@@ -153,10 +195,11 @@ Config load_config_file(const std::filesystem::path& path, const Registry& regis
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_config_text(text.str(), path.string(), registry);
+  json document = parse_json_text(text.str(), path.string());
+  return parse_document(document, path.string(), path.parent_path(), registry);
 }
 
-Config find_config(const std::optional<std::filesystem::path>& explicit_path, const Registry& registry) {
+Config find_config(const std::optional<std::filesystem::path>& explicit_path, Registry& registry) {
   if (explicit_path) return load_config_file(*explicit_path, registry);
   if (const char* env = std::getenv("BATON_CONFIG"); env != nullptr && *env != '\0') {
     return load_config_file(env, registry);

@@ -31,11 +31,11 @@ LockManager LockManager::from_config(const Config& config, const Registry& regis
   return LockManager(std::move(backend), options);
 }
 
-LockManager LockManager::from_json(const nlohmann::json& document, const Registry& registry) {
+LockManager LockManager::from_json(const nlohmann::json& document, Registry& registry) {
   return from_config(parse_config(document, "<json>", registry), registry);
 }
 
-LockManager LockManager::from_file(const std::filesystem::path& path, const Registry& registry) {
+LockManager LockManager::from_file(const std::filesystem::path& path, Registry& registry) {
   return from_config(load_config_file(path, registry), registry);
 }
 

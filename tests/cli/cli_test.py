@@ -356,6 +356,66 @@ def bad_config_corpus(sb):
     check(not sb.exists("locks.db") and not sb.exists("baton.db"), "a bad config never creates a database")
 
 
+def plugin_path(name):
+    return os.path.join(os.environ["BATON_TEST_PLUGIN_DIR"], name + ".so")
+
+
+def backends_listing(sb, env):
+    """`baton backends`: exit 0 and one JSON object per backend, by name."""
+    r = sb.baton("backends", env=env)
+    check(r.returncode == 0, "backends exits 0", r)
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    check([row["name"] for row in rows] == sorted(row["name"] for row in rows), "sorted by name", r)
+    return {row["name"]: row for row in rows}, r
+
+
+@sqlite_case
+def backends_lists_builtin_and_plugins(sb):
+    """`baton backends`: the built-in backends with their keys, and plugins from BATON_PLUGIN_PATH."""
+    listed, r = backends_listing(sb, sb.env)
+    for b in BUILT_BACKENDS:
+        check(b in listed, f"{b} is listed", r)
+    check(listed["sqlite"]["default"] is True and listed["sqlite"]["origin"] == "built in", "sqlite built in", r)
+    check("path" in [k["name"] for k in listed["sqlite"]["keys"]], "sqlite's keys include path", r)
+    if "postgres" in BUILT_BACKENDS:
+        check(listed["postgres"]["origin"].endswith("/baton-postgres.so"), "postgres comes from its plugin", r)
+        check("dsn" in [k["name"] for k in listed["postgres"]["keys"]], "postgres's keys include dsn", r)
+    check("sqlite-plugin" not in listed, "no test plugin without BATON_PLUGIN_PATH", r)
+
+    env = dict(sb.env, BATON_PLUGIN_PATH="/nonexistent:" + os.environ["BATON_TEST_PLUGIN_DIR"])
+    listed, r = backends_listing(sb, env)
+    row = listed.get("sqlite-plugin")
+    check(row is not None and row["origin"] == plugin_path("baton_test_sqlite_plugin"), "the plugin is listed", r)
+    check(row["default"] is False and [k["name"] for k in row["keys"]] == ["path"], "with its keys", r)
+    # The directory's broken plugins are reported, one line each, and skipped.
+    skipped = r.stderr.splitlines()
+    for name in ("wrong_version", "wrong_stdlib", "failing_register", "empty_register", "not_a_plugin"):
+        check(any(line.startswith("baton: skipped: ") and f"baton_test_{name}.so" in line for line in skipped),
+              f"baton_test_{name}.so is reported as skipped", r)
+    check(len(skipped) == 5, "one line per broken plugin", r)
+
+
+@sqlite_case
+def plugin_backend_run_and_status(sb):
+    """A config's "plugins" (a path, or a bare name on BATON_PLUGIN_PATH) makes its backend usable."""
+    base = dict(sb.env)
+    for entry, env in ((plugin_path("baton_test_sqlite_plugin"), base),
+                       ("baton_test_sqlite_plugin.so", dict(base, BATON_PLUGIN_PATH=os.environ["BATON_TEST_PLUGIN_DIR"]))):
+        sb.env = env  # hold() runs baton with sb.env
+        sb.write_config({"plugins": [entry], "backend": "sqlite-plugin", "sqlite-plugin": {"path": "plugin.db"}})
+        r = sb.baton("run", "job", "--", "sh", "-c", 'echo "$BATON_LOCK_NAME"', env=env)
+        check(r.returncode == 0 and r.stdout == "job\n", f"run through {entry}", r)
+        check(sb.exists("plugin.db"), "the plugin's backend made its database")
+        held = hold(sb, "held-job")
+        r = sb.baton("status", "held-job", env=env)
+        check(r.returncode == 0 and json.loads(r.stdout)["held"] is True, f"status through {entry}", r)
+        let_go(sb, held)
+        listed, r = backends_listing(sb, env)
+        check(listed["sqlite-plugin"]["origin"] == plugin_path("baton_test_sqlite_plugin"),
+              "backends lists the config's plugin", r)
+        os.remove(sb.path("plugin.db"))
+
+
 @sqlite_case
 def config_lookup_order(sb):
     """--config, then $BATON_CONFIG, then ./baton.json, then SQLite at ./baton.db."""
@@ -704,6 +764,7 @@ def main():
         ap.add_argument("--backend", choices=("sqlite", "postgres", "redis"), default="sqlite")
         ap.add_argument("--built-backends", default=",".join(BUILT_BACKENDS),
                         help="the backends of this build, comma- or semicolon-separated")
+        ap.add_argument("--plugin-dir", help="the test plugins (tests/plugins), as $BATON_TEST_PLUGIN_DIR")
 
     a = parse_args(options)
     BACKEND = a.backend
@@ -712,6 +773,8 @@ def main():
         print(";".join(n for n in CASES if BACKEND == "sqlite" or n not in SQLITE_ONLY))
         return 0
     BATON = a.baton
+    if a.plugin_dir:
+        os.environ["BATON_TEST_PLUGIN_DIR"] = a.plugin_dir
     need = {"postgres": "BATON_TEST_PG_DSN", "redis": "BATON_TEST_REDIS_URL"}.get(BACKEND)
     if need and (status := server_or_skip(need)) is not None:
         return status

@@ -247,7 +247,14 @@ Options options_from_config(const nlohmann::json& section) {
 }
 
 void register_backend(Registry& registry) {
-  kit::register_backend(registry, "postgres", &options_from_config, &make_backend);
+  // The keys options_from_config() reads (docs/design.md §6.3).
+  kit::register_backend(registry, "postgres", &options_from_config, &make_backend,
+                        {{"dsn", "the server: a libpq URI or key=value string (required; use ${VAR} for the password)"},
+                         {"schema", "schema of the baton_locks table, 1 to 63 bytes (default \"baton\")"},
+                         {"connect_timeout_ms", "bound on opening a connection, 1 to 600000 (default 5000)"},
+                         {"command_timeout_ms", "bound on a statement that does not wait for a lock (default 5000)"},
+                         {"client_check_ms", "client_connection_check_interval of every session (default 1000)"},
+                         {"pool_size", "idle connections kept for reuse, 1 to 1024 (default 8)"}});
 }
 
 }  // namespace baton::postgres

@@ -182,7 +182,14 @@ Options options_from_config(const nlohmann::json& section) {
 }
 
 void register_backend(Registry& registry) {
-  kit::register_backend(registry, "redis", &options_from_config, &make_backend);
+  // The keys options_from_config() reads (docs/design.md §6.3).
+  kit::register_backend(registry, "redis", &options_from_config, &make_backend,
+                        {{"url", "the server: redis://[user:password@]host[:port][/db] (default redis://127.0.0.1:6379/0)"},
+                         {"key_prefix", "prefix of every key baton writes (default \"baton:\")"},
+                         {"connect_timeout_ms", "bound on connecting, 1 to 600000 (default 5000)"},
+                         {"command_timeout_ms", "bound on one command's reply, 1 to 600000 (default 5000)"},
+                         {"heartbeat_ms", "how often a waiter refreshes its liveness, 10 to 600000 (default 1000)"},
+                         {"pool_size", "idle connections kept for reuse, 1 to 1024 (default 8)"}});
 }
 
 }  // namespace baton::redis

@@ -23,7 +23,13 @@ std::shared_ptr<Backend> make_backend(const Options& options) {
 }
 
 void register_backend(Registry& registry) {
-  kit::register_backend<Options>(registry, "sqlite", &options_from_config, &make_backend);
+  // The keys options_from_config() reads (docs/design.md §6.3).
+  kit::register_backend<Options>(
+      registry, "sqlite", &options_from_config, &make_backend,
+      {{"path", "database file, created if missing; a local disk only (default \"baton.db\")"},
+       {"busy_timeout_ms", "how long a statement waits for another writer, 0 to 86400000 (default 10000)"},
+       {"heartbeat_ms", "how often a queued waiter refreshes its heartbeat, 0 to 3600000 (default 1000)"},
+       {"poll_ms", "longest sleep between polls when the wake file cannot be used (default 2)"}});
 }
 
 }  // namespace baton::sqlite

@@ -2,14 +2,20 @@
 // for backend sections.
 //
 //   {
+//     "plugins": ["libbaton_x.so"],      // backend plugins, loaded first
 //     "backend": "<name>",               // which section is read
 //     "<name>":  { ...backend keys... }, // one section per registered backend
 //     "defaults": { "ttl_seconds": 30 }
 //   }
 //
 // "backend" may be left out: the registry's default backend is then used.
-// Top-level keys are "backend", "defaults" and the name of any backend in the
-// registry; only the chosen backend's section is read. "${VAR}" inside any
+// Top-level keys are "plugins", "backend", "defaults" and the name of any
+// backend in the registry; only the chosen backend's section is read.
+// "plugins" is loaded into the registry (baton::load_plugin) before anything
+// else is checked, so a plugin's backend can be named: a path with a '/' is
+// relative to the config file's directory (the current directory for a
+// document not read from a file), a bare name is looked up in
+// baton::plugin_search_path(). "${VAR}" inside any
 // string is replaced by the environment variable VAR (an unset VAR is an
 // error naming the key; "$${" is a literal "${"). Unknown keys, wrong types
 // and unknown backends are ConfigErrors naming the key.
@@ -22,6 +28,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -41,23 +48,28 @@ struct Config {
   std::chrono::milliseconds default_ttl{0};
   // Where it came from, for messages ("baton.json", "<json>", "<default>").
   std::string source = "<default>";
+  // The plugin files "plugins" named, as loaded, in order.
+  std::vector<std::filesystem::path> plugins;
 };
 
 // Parses a config document; `registry` says which backend sections exist
-// and which backend is the default. Throws ConfigError. Thread-safe.
+// and which backend is the default, and receives the document's plugins.
+// Throws ConfigError (a plugin that fails to load: key "plugins[i]").
+// Thread-safe.
 Config parse_config(const nlohmann::json& document, std::string source = "<json>",
-                    const Registry& registry = Registry::global());
+                    Registry& registry = Registry::global());
 // Parses JSON text (syntax errors are ConfigErrors with the position).
 Config parse_config_text(std::string_view text, std::string source = "<json>",
-                         const Registry& registry = Registry::global());
-// Reads and parses a file (unreadable file: ConfigError).
-Config load_config_file(const std::filesystem::path& path, const Registry& registry = Registry::global());
+                         Registry& registry = Registry::global());
+// Reads and parses a file (unreadable file: ConfigError). Relative plugin
+// paths are relative to the file's directory.
+Config load_config_file(const std::filesystem::path& path, Registry& registry = Registry::global());
 
 // The CLI's lookup order: `explicit_path` if given, else $BATON_CONFIG, else
 // ./baton.json if it exists, else an empty document (the registry's default
 // backend with its default options). Throws ConfigError.
 Config find_config(const std::optional<std::filesystem::path>& explicit_path,
-                   const Registry& registry = Registry::global());
+                   Registry& registry = Registry::global());
 
 // A reader over one backend section that checks types and, in finish(),
 // rejects keys nobody asked for. Every error names the full dotted key

@@ -31,12 +31,11 @@ class LockManager {
   // `registry` and builds it from its section. Throws ConfigError (unknown
   // backend, bad section), BackendUnavailable (cannot connect).
   static LockManager from_config(const Config& config, const Registry& registry = Registry::global());
-  // Same, from a JSON document (docs/design.md §6).
-  static LockManager from_json(const nlohmann::json& document,
-                               const Registry& registry = Registry::global());
+  // Same, from a JSON document (docs/design.md §6); its "plugins" are
+  // loaded into `registry`.
+  static LockManager from_json(const nlohmann::json& document, Registry& registry = Registry::global());
   // Same, from a JSON file.
-  static LockManager from_file(const std::filesystem::path& path,
-                               const Registry& registry = Registry::global());
+  static LockManager from_file(const std::filesystem::path& path, Registry& registry = Registry::global());
 
   LockManager(LockManager&&) noexcept;
   LockManager& operator=(LockManager&&) noexcept;

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,10 +21,29 @@ namespace baton {
 // throw ConfigError / BackendUnavailable.
 using BackendFactory = std::function<std::shared_ptr<Backend>(const nlohmann::json& section)>;
 
+// One key of a backend's config section, for listings (`baton backends`):
+// its name within the section and a one-line description.
+struct BackendKey {
+  std::string name;
+  std::string description;
+};
+
+// Everything the registry knows about one backend. Aggregate; copyable.
+struct Registration {
+  std::string name;
+  BackendFactory factory;
+  // The keys its section accepts; empty when the backend did not say.
+  std::vector<BackendKey> keys;
+  // Where it came from: empty for a backend added by the program itself,
+  // else the path of the plugin that registered it (set by load_plugin()).
+  std::string origin;
+};
+
 // A table of backend factories, and the name of the default backend (the one
 // a config that names none uses). Nothing is registered implicitly: the
 // built-in backends are added by baton::register_builtin_backends()
-// (<baton/builtin.hpp>), a custom backend by add(). See docs/design.md §2.
+// (<baton/builtin.hpp>), a custom backend by add(), a plugin's by
+// baton::load_plugin() (<baton/plugin_loader.hpp>). See docs/design.md §2.
 //
 // Thread-safety: all methods may be called concurrently. Not copyable, not
 // movable.
@@ -33,8 +53,11 @@ class Registry {
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
-  // Adds or replaces the factory for `name` (non-empty).
+  // Adds or replaces the factory for `name` (non-empty), with no keys and
+  // no origin.
   void add(std::string name, BackendFactory factory);
+  // Adds or replaces `registration.name` (non-empty; the factory non-null).
+  void add(Registration registration);
 
   // Makes `name` the default backend. It need not be registered yet.
   void set_default(std::string name);
@@ -49,6 +72,10 @@ class Registry {
   bool contains(std::string_view name) const;
   // Every registered name, sorted.
   std::vector<std::string> names() const;
+  // The registration of `name`, if there is one.
+  std::optional<Registration> find(std::string_view name) const;
+  // Every registration, sorted by name.
+  std::vector<Registration> registrations() const;
 
   // The process-wide registry that LockManager::from_config and the config
   // loader use by default.
@@ -56,7 +83,7 @@ class Registry {
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, BackendFactory, std::less<>> factories_;
+  std::map<std::string, Registration, std::less<>> entries_;
   std::string default_;
 };
 
