@@ -65,7 +65,8 @@ std::optional<int> hand_to_conformance(int argc, char** argv) {
   const auto tool = find_tool(tried);
   if (tool.empty()) {
     error_line("conformance: the conformance kit (" + std::string(tool_name) +
-               ") is not installed with this baton (looked for " + tried + ")");
+               ") is not installed with this baton (looked for " + tried +
+               "; Debian: the libbaton-conformance-dev package)");
     return exit_software;
   }
   args[0] = tool.string();
