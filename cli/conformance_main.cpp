@@ -11,7 +11,6 @@
 #include <stdlib.h>
 
 #include <cstdio>
-#include <chrono>
 #include <exception>
 #include <filesystem>
 #include <optional>
@@ -26,18 +25,22 @@ namespace {
 
 constexpr int exit_config = 78;
 
-// What the suite may assume of a built-in backend (docs/design.md §3–5). A
-// backend from elsewhere gets the suite's defaults.
-void declare_known_capabilities(baton::conformance::Suite& suite, const nlohmann::json& section) {
-  if (suite.name == "postgres") suite.frees_on_disconnect = true;  // §4.1: a session's advisory locks end with it
-  // SQLite and Redis drop a waiter whose heartbeat deadline (three
-  // intervals, §3.4, §5.3) passed: at least two intervals after a stop, at
-  // most about three after a kill. The suite keeps a head stopped for a
-  // third of the bound, so five intervals keep both promises in the bound.
-  const auto heartbeat = section.find("heartbeat_ms");
-  if ((suite.name == "sqlite" || suite.name == "redis") && heartbeat != section.end() &&
-      heartbeat->is_number_integer() && heartbeat->get<long long>() > 0) {
-    suite.dead_waiter_bound = std::chrono::milliseconds(5 * heartbeat->get<long long>());
+// What the backend declares about itself (its registration's traits) is
+// what the suite holds it to; a backend that declares nothing gets the
+// suite's defaults.
+void declare_traits(baton::conformance::Suite& suite, const baton::Config& config) {
+  const auto registration = baton::Registry::global().find(config.backend);
+  if (!registration || !registration->traits) return;
+  const baton::BackendTraits traits = registration->traits(config.section);
+  suite.multi_process = traits.multi_process;
+  suite.frees_on_disconnect = traits.frees_on_disconnect;
+  suite.dead_waiter_bound = traits.dead_waiter_bound;
+  suite.survives_restart = traits.survives_restart;
+  if (!traits.unreachable_section.is_null()) {
+    suite.make_unreachable_backend = [name = config.backend, section = traits.unreachable_section] {
+      return baton::Registry::global().make(name, section);
+    };
+    suite.unreachable_bound = traits.unreachable_bound;
   }
 }
 
@@ -70,7 +73,7 @@ int main(int argc, char** argv) {
     const baton::Config config = baton::find_config(std::nullopt);
     suite.name = config.backend;
     suite.make_backend = [config] { return baton::Registry::global().make(config.backend, config.section); };
-    declare_known_capabilities(suite, config.section);
+    declare_traits(suite, config);
     suite.make_backend();  // a config the backend refuses is a config error, before any case runs
   } catch (const baton::ConfigError& e) {
     std::fprintf(stderr, "baton conformance: config error: %s\n", e.what());

@@ -7,7 +7,7 @@
 namespace baton {
 
 void Registry::add(std::string name, BackendFactory factory) {
-  add(Registration{std::move(name), std::move(factory), {}, {}});
+  add(Registration{std::move(name), std::move(factory), {}, {}, {}});
 }
 
 void Registry::add(Registration registration) {

@@ -58,3 +58,50 @@ if(WITH_CONFORMANCE)
           lib/cmake/baton/baton-conformance-targets.cmake share/baton/conformance/src/driver.cpp
     DEPENDS "libbaton-dev ${same}" "catch2")
 endif()
+
+# The packages installed into a scratch root (dpkg-deb -x, as dpkg would
+# unpack them), and what a user builds against that root: the core+sqlite
+# consumer, and the example backend as a plugin that the root's own `baton`
+# loads from a config and lists.
+if(NOT EXAMPLE_SOURCE_DIR OR NOT CONSUMER_SOURCE_DIR)
+  return()
+endif()
+set(root ${WORK_DIR}/root)
+file(GLOB debs ${WORK_DIR}/*.deb)
+foreach(deb IN LISTS debs)
+  execute_process(COMMAND ${DPKG_DEB} -x ${deb} ${root} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "dpkg-deb -x ${deb} ${root} failed")
+  endif()
+endforeach()
+set(build_args -DCMAKE_PREFIX_PATH=${root}/usr -DCMAKE_BUILD_TYPE=Release)
+if(GENERATOR)
+  list(APPEND build_args -G ${GENERATOR})
+endif()
+foreach(project consumer example)
+  if(project STREQUAL "consumer")
+    set(source ${CONSUMER_SOURCE_DIR})
+  else()
+    set(source ${EXAMPLE_SOURCE_DIR})
+  endif()
+  execute_process(COMMAND ${CMAKE_COMMAND} -S ${source} -B ${WORK_DIR}/${project} ${build_args}
+                  RESULT_VARIABLE rc1)
+  execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/${project} RESULT_VARIABLE rc2)
+  if(NOT rc1 EQUAL 0 OR NOT rc2 EQUAL 0)
+    message(FATAL_ERROR "building ${source} against the packages unpacked in ${root} failed")
+  endif()
+endforeach()
+execute_process(COMMAND ${WORK_DIR}/consumer/sqlite_consumer ${WORK_DIR}/consumer.db RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "the consumer built against ${root} failed (${rc})")
+endif()
+file(WRITE ${WORK_DIR}/flock.json
+  "{\"plugins\": [\"${WORK_DIR}/example/libbaton_flock.so\"], \"backend\": \"flock\", \"flock\": {\"dir\": \"${WORK_DIR}/locks\"}}")
+execute_process(COMMAND ${root}/usr/bin/baton --config ${WORK_DIR}/flock.json backends
+                OUTPUT_VARIABLE listed RESULT_VARIABLE rc1)
+execute_process(COMMAND ${root}/usr/bin/baton --config ${WORK_DIR}/flock.json run packaged -- true
+                RESULT_VARIABLE rc2)
+if(NOT rc1 EQUAL 0 OR NOT listed MATCHES "\"name\":\"flock\"" OR NOT rc2 EQUAL 0)
+  message(FATAL_ERROR "the unpacked baton did not load the example plugin (${rc1}, ${rc2}):\n${listed}")
+endif()
+message(STATUS "built the consumer and the example plugin against ${root}; its baton ran the plugin")

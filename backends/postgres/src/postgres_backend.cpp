@@ -246,6 +246,22 @@ Options options_from_config(const nlohmann::json& section) {
   return o;
 }
 
+namespace {
+
+// A session's advisory locks end with it (docs/design.md §4.1), so a dead
+// client's lock is free at once. Nothing listens on port 1, so a copy of
+// the section aimed there is unreachable.
+BackendTraits traits(const Options& options, const nlohmann::json& section) {
+  BackendTraits t;
+  t.frees_on_disconnect = true;
+  t.unreachable_section = section;
+  t.unreachable_section["dsn"] = "postgresql://postgres@127.0.0.1:1/baton_test";
+  t.unreachable_bound = kit::or_default(options.connect_timeout, kit::default_connect_timeout) + std::chrono::seconds(5);
+  return t;
+}
+
+}  // namespace
+
 void register_backend(Registry& registry) {
   // The keys options_from_config() reads (docs/design.md §6.3).
   kit::register_backend(registry, "postgres", &options_from_config, &make_backend,
@@ -254,7 +270,8 @@ void register_backend(Registry& registry) {
                          {"connect_timeout_ms", "bound on opening a connection, 1 to 600000 (default 5000)"},
                          {"command_timeout_ms", "bound on a statement that does not wait for a lock (default 5000)"},
                          {"client_check_ms", "client_connection_check_interval of every session (default 1000)"},
-                         {"pool_size", "idle connections kept for reuse, 1 to 1024 (default 8)"}});
+                         {"pool_size", "idle connections kept for reuse, 1 to 1024 (default 8)"}},
+                        &traits);
 }
 
 }  // namespace baton::postgres

@@ -181,6 +181,23 @@ Options options_from_config(const nlohmann::json& section) {
   return o;
 }
 
+namespace {
+
+// A dead waiter leaves the queue once its liveness key expires (three
+// heartbeat intervals, docs/design.md §5.3); five intervals bound that with
+// the margin the suite needs (see the SQLite backend's traits). Nothing
+// listens on port 1, so a copy of the section aimed there is unreachable.
+BackendTraits traits(const Options& options, const nlohmann::json& section) {
+  BackendTraits t;
+  t.dead_waiter_bound = 5 * kit::or_default(options.heartbeat_interval, kit::default_heartbeat_interval);
+  t.unreachable_section = section;
+  t.unreachable_section["url"] = "redis://127.0.0.1:1/0";
+  t.unreachable_bound = kit::or_default(options.connect_timeout, kit::default_connect_timeout) + std::chrono::seconds(5);
+  return t;
+}
+
+}  // namespace
+
 void register_backend(Registry& registry) {
   // The keys options_from_config() reads (docs/design.md §6.3).
   kit::register_backend(registry, "redis", &options_from_config, &make_backend,
@@ -189,7 +206,8 @@ void register_backend(Registry& registry) {
                          {"connect_timeout_ms", "bound on connecting, 1 to 600000 (default 5000)"},
                          {"command_timeout_ms", "bound on one command's reply, 1 to 600000 (default 5000)"},
                          {"heartbeat_ms", "how often a waiter refreshes its liveness, 10 to 600000 (default 1000)"},
-                         {"pool_size", "idle connections kept for reuse, 1 to 1024 (default 8)"}});
+                         {"pool_size", "idle connections kept for reuse, 1 to 1024 (default 8)"}},
+                        &traits);
 }
 
 }  // namespace baton::redis

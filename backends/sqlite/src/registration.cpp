@@ -1,7 +1,9 @@
 // The public entry points: make_backend() and register_backend().
+#include <filesystem>
 #include <memory>
 #include <utility>
 
+#include "baton/kit/defaults.hpp"
 #include "baton/kit/registration.hpp"
 #include "baton/sqlite.hpp"
 #include "host.hpp"
@@ -22,6 +24,23 @@ std::shared_ptr<Backend> make_backend(const Options& options) {
   return std::make_shared<detail::SqliteBackend>(std::move(shared));
 }
 
+namespace {
+
+// A dead waiter leaves the queue once its heartbeat deadline (three
+// intervals, docs/design.md §3.4) has passed: at least two intervals after
+// it stopped, at most about three after it died. The suite keeps a head
+// stopped for a third of the bound, so five intervals keep both promises.
+BackendTraits traits(const Options& options, const nlohmann::json& section) {
+  BackendTraits t;
+  t.dead_waiter_bound = 5 * kit::or_default(options.heartbeat_interval, kit::default_heartbeat_interval);
+  t.unreachable_section = section;
+  const std::filesystem::path path = options.path.empty() ? std::filesystem::path("baton.db") : options.path;
+  t.unreachable_section["path"] = (path.parent_path() / "no-such-directory" / "baton.db").string();
+  return t;
+}
+
+}  // namespace
+
 void register_backend(Registry& registry) {
   // The keys options_from_config() reads (docs/design.md §6.3).
   kit::register_backend<Options>(
@@ -29,7 +48,8 @@ void register_backend(Registry& registry) {
       {{"path", "database file, created if missing; a local disk only (default \"baton.db\")"},
        {"busy_timeout_ms", "how long a statement waits for another writer, 0 to 86400000 (default 10000)"},
        {"heartbeat_ms", "how often a queued waiter refreshes its heartbeat, 0 to 3600000 (default 1000)"},
-       {"poll_ms", "longest sleep between polls when the wake file cannot be used (default 2)"}});
+       {"poll_ms", "longest sleep between polls when the wake file cannot be used (default 2)"}},
+      &traits);
 }
 
 }  // namespace baton::sqlite

@@ -1,6 +1,7 @@
 // baton/registry.hpp: backends by name, so a config can pick one.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,6 +29,36 @@ struct BackendKey {
   std::string description;
 };
 
+// What a backend declares about itself beyond the contract's minimum, so
+// that the conformance suite run from a config (`baton conformance`, docs/
+// design.md §2.4, §7.2) holds it to exactly that. Mirrors the declarations
+// of baton::conformance::Suite. Aggregate; copyable.
+struct BackendTraits {
+  // True if locks are shared between processes on the store. False for a
+  // store that lives in one process: the suite skips its [process] cases.
+  bool multi_process = true;
+  // True if the store frees a dead client's lock at once (its connection
+  // closes); false: when its lease ends.
+  bool frees_on_disconnect = false;
+  // Upper bound for a SIGKILLed waiter to stop blocking the queue. Zero: the
+  // suite's default, 5 s.
+  std::chrono::milliseconds dead_waiter_bound{0};
+  // True if held locks, leases and the token counter survive a restart of
+  // the store.
+  bool survives_restart = false;
+  // A section of the same backend aimed at a store that cannot be reached
+  // (a closed port, a missing directory). Null: the suite skips its
+  // [unreachable] cases.
+  nlohmann::json unreachable_section;
+  // Upper bound for making or first using that backend to fail. Zero: the
+  // suite's default, 10 s.
+  std::chrono::milliseconds unreachable_bound{0};
+};
+
+// A backend's traits for one (already ${VAR}-expanded) config section. May
+// throw ConfigError as the factory does.
+using TraitsFactory = std::function<BackendTraits(const nlohmann::json& section)>;
+
 // Everything the registry knows about one backend. Aggregate; copyable.
 struct Registration {
   std::string name;
@@ -37,6 +68,8 @@ struct Registration {
   // Where it came from: empty for a backend added by the program itself,
   // else the path of the plugin that registered it (set by load_plugin()).
   std::string origin;
+  // What it declares about itself; empty: BackendTraits{} for any section.
+  TraitsFactory traits;
 };
 
 // A table of backend factories, and the name of the default backend (the one

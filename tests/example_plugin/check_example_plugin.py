@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""The example backend (examples/custom_backend) as its author uses it: a
+plugin built out of tree against the installed baton, then run through the
+installed `baton` command. One step per ctest:
+
+  build        install the build tree into WORK/prefix (moved there after
+               the install, so the tree is relocatable), build the example
+               against it, and build a deliberately broken copy of it
+  cli          baton backends / run / status / list on the plugin
+  conformance  baton conformance --repeat N on the plugin: every case passes
+  broken       baton conformance on the broken copy: it fails, naming the
+               clause of the contract that the defect breaks
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+# The broken copy's defect: every grant hands out the token after the last
+# one but never records it, so every holder gets token 1 (docs/design.md
+# §1.7 wants strictly increasing tokens).
+DEFECT = [
+    ("++s.last_token,", "s.last_token + 1,"),
+    ("token_ = s.last_token;", "token_ = s.holder->token;"),
+]
+DEFECT_FILE = "flock_backend.cpp"
+DEFECT_CLAUSE = "contract clause: docs/design.md §1.7 Fencing tokens"
+
+
+def fail(message):
+    print(f"FAIL: {message}", flush=True)
+    sys.exit(1)
+
+
+def run(cmd, **kw):
+    print("+ " + " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.run([str(c) for c in cmd], text=True, **kw)
+
+
+def run_streamed(cmd):
+    """Runs cmd with its output shown as it comes; returns (exit status, output)."""
+    print("+ " + " ".join(str(c) for c in cmd), flush=True)
+    proc = subprocess.Popen([str(c) for c in cmd], text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines = []
+    for line in proc.stdout:
+        print(line, end="", flush=True)
+        lines.append(line)
+    return proc.wait(), "".join(lines)
+
+
+def must(cmd, **kw):
+    result = run(cmd, **kw)
+    if result.returncode != 0:
+        fail(f"exit {result.returncode}: {' '.join(str(c) for c in cmd)}\n{result.stdout or ''}{result.stderr or ''}")
+    return result
+
+
+def paths(work):
+    return {
+        "prefix": os.path.join(work, "prefix"),
+        "baton": os.path.join(work, "prefix", "bin", "baton"),
+        "example": os.path.join(work, "example"),
+        "broken": os.path.join(work, "broken"),
+        "config": os.path.join(work, "flock.json"),
+        "broken_config": os.path.join(work, "broken.json"),
+    }
+
+
+def build_example(source, build, prefix, args):
+    must(["cmake", "-S", source, "-B", build, "-G", args.generator, f"-DCMAKE_PREFIX_PATH={prefix}",
+          "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_CXX_COMPILER={args.cxx}"])
+    must(["cmake", "--build", build, "-j2"])
+    plugin = os.path.join(build, "libbaton_flock.so")
+    if not os.path.isfile(plugin):
+        fail(f"the example's build made no {plugin}")
+    return plugin
+
+
+def write_config(path, plugin, lock_dir):
+    os.makedirs(lock_dir, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"plugins": [plugin], "backend": "flock", "flock": {"dir": lock_dir}}, f)
+
+
+def break_copy(source, target):
+    shutil.copytree(source, target)
+    path = os.path.join(target, DEFECT_FILE)
+    text = open(path).read()
+    for old, new in DEFECT:
+        if text.count(old) != 1:
+            fail(f"the defect's line {old!r} is not once in {DEFECT_FILE}; update DEFECT to the example")
+        text = text.replace(old, new)
+    open(path, "w").write(text)
+
+
+def step_build(args, p):
+    shutil.rmtree(args.work, ignore_errors=True)
+    os.makedirs(args.work)
+    installed = os.path.join(args.work, "installed")
+    must(["cmake", "--install", args.build_dir, "--prefix", installed])
+    os.rename(installed, p["prefix"])
+    plugin = build_example(args.source, p["example"], p["prefix"], args)
+    write_config(p["config"], plugin, os.path.join(args.work, "locks"))
+    broken_source = os.path.join(args.work, "broken-src")
+    break_copy(args.source, broken_source)
+    broken_plugin = build_example(broken_source, p["broken"], p["prefix"], args)
+    write_config(p["broken_config"], broken_plugin, os.path.join(args.work, "broken-locks"))
+
+
+def baton(p, *cmd, **kw):
+    return run([p["baton"], "--config", p["config"], *cmd], capture_output=True, **kw)
+
+
+def check_backends(args, p):
+    result = baton(p, "backends")
+    if result.returncode != 0:
+        fail(f"baton backends exited {result.returncode}: {result.stderr}")
+    listed = {b["name"]: b for b in map(json.loads, result.stdout.splitlines())}
+    for name in args.expect_backends.split(",") + ["flock"]:
+        if name not in listed:
+            fail(f"baton backends does not list {name}: {result.stdout}")
+    flock = listed["flock"]
+    if flock["origin"] != os.path.join(p["example"], "libbaton_flock.so"):
+        fail(f"flock's origin is {flock['origin']!r}, not the plugin's path")
+    if "dir" not in [k["name"] for k in flock["keys"]]:
+        fail(f"flock's keys lack dir: {flock['keys']}")
+    print(f"ok: baton backends lists {sorted(listed)}", flush=True)
+
+
+def check_run_and_status(p):
+    name = f"example-plugin-{os.getpid()}"
+    inner = f'echo "token=$BATON_FENCING_TOKEN"; "$0" --config "$1" status "$2"; "$0" --config "$1" list'
+    result = baton(p, "run", name, "--", "sh", "-c", inner, p["baton"], p["config"], name)
+    if result.returncode != 0:
+        fail(f"baton run exited {result.returncode}: {result.stdout}{result.stderr}")
+    lines = result.stdout.splitlines()
+    token = int(lines[0].removeprefix("token="))
+    status = json.loads(lines[1])
+    if not status["held"] or status["token"] != token:
+        fail(f"status inside the run is {status}, token {token}")
+    if name not in [json.loads(line)["name"] for line in lines[2:]]:
+        fail(f"baton list inside the run does not show {name}: {lines[2:]}")
+    after = json.loads(baton(p, "status", name).stdout)
+    if after["held"]:
+        fail(f"{name} is still held after baton run exited: {after}")
+    second = baton(p, "run", name, "--", "sh", "-c", 'echo "$BATON_FENCING_TOKEN"')
+    if second.returncode != 0 or int(second.stdout) <= token:
+        fail(f"a second run's token {second.stdout!r} does not exceed {token}")
+    print(f"ok: baton run holds {name} with token {token}, status and list show it, the next token is larger",
+          flush=True)
+
+
+def step_cli(args, p):
+    check_backends(args, p)
+    check_run_and_status(p)
+
+
+def step_conformance(args, p):
+    started = time.monotonic()
+    status, output = run_streamed([p["baton"], "--config", p["config"], "conformance", "--repeat", str(args.repeat)])
+    summary = re.search(r"conformance 'flock': (\d+) passed, (\d+) failed, (\d+) skipped", output)
+    if status != 0 or not summary or summary.group(2) != "0" or int(summary.group(1)) == 0:
+        fail(f"baton conformance --repeat {args.repeat} on the plugin exited {status}")
+    print(f"ok: {summary.group(0)} in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def step_broken(args, p):
+    status, output = run_streamed([p["baton"], "--config", p["broken_config"], "conformance"])
+    if status != 1:
+        fail(f"baton conformance on the broken copy exited {status}, not 1")
+    if DEFECT_CLAUSE not in output:
+        fail(f"the output does not name {DEFECT_CLAUSE!r}")
+    failed = re.findall(r"^  FAILED +[\d.]+ s  (.*)$", output, re.M)
+    print(f"ok: the broken copy fails {len(failed)} case(s), naming {DEFECT_CLAUSE!r}: {failed}", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("step", choices=["build", "cli", "conformance", "broken"])
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--build-dir", help="the baton build tree to install (build step)")
+    parser.add_argument("--source", help="examples/custom_backend (build step)")
+    parser.add_argument("--generator", default="Ninja")
+    parser.add_argument("--cxx", default="c++")
+    parser.add_argument("--expect-backends", default="sqlite", help="built-in backends `backends` must list")
+    parser.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args()
+    p = paths(args.work)
+    {"build": step_build, "cli": step_cli, "conformance": step_conformance, "broken": step_broken}[args.step](args, p)
+
+
+if __name__ == "__main__":
+    main()
