@@ -18,51 +18,13 @@
 #include "baton/lock_manager.hpp"
 #include "baton/postgres.hpp"
 #include "catch_session.hpp"
+#include "pg_session.hpp"
 #include "test_support.hpp"
 
 using namespace baton::test;
 using baton::postgres::advisory_key;
 
 namespace {
-
-std::string dsn() { return std::getenv("BATON_TEST_PG_DSN"); }
-
-baton::LockManager manager(std::string conn = dsn()) {
-  baton::postgres::Options o;
-  o.dsn = std::move(conn);
-  return baton::LockManager(baton::postgres::make_backend(o));
-}
-
-// One value of a query run on a plain libpq connection.
-std::string query_value(const std::string& sql, const std::string& conn = dsn()) {
-  PGconn* c = PQconnectdb(conn.c_str());
-  REQUIRE(PQstatus(c) == CONNECTION_OK);
-  PGresult* r = PQexec(c, sql.c_str());
-  const auto status = PQresultStatus(r);
-  std::string out = status == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) out = std::string("ERROR ") + PQresultErrorMessage(r);
-  PQclear(r);
-  PQfinish(c);
-  return out;
-}
-
-// A plain libpq session of our own, for what baton would never do (take a
-// key by hand, stop between a grant and its commit). exec() may be called
-// from any one thread at a time.
-struct PlainSession {
-  PlainSession() : conn(PQconnectdb(dsn().c_str())) {}
-  ~PlainSession() { PQfinish(conn); }
-  PlainSession(const PlainSession&) = delete;
-  PlainSession& operator=(const PlainSession&) = delete;
-  bool ok() const { return PQstatus(conn) == CONNECTION_OK; }
-  bool exec(const std::string& sql) {
-    PGresult* r = PQexec(conn, sql.c_str());
-    const auto status = PQresultStatus(r);
-    PQclear(r);
-    return status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
-  }
-  PGconn* conn;
-};
 
 // The table and a free row for `name`, as a first grant and release leave
 // them. Returns the name's advisory key as SQL text.
