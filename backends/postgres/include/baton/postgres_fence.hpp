@@ -6,7 +6,8 @@
 // still believes it holds the lock, and its late write must be refused
 // there. fence() is that check. Call it inside the write transaction that
 // changes the resource, with the token of the grant the write is made
-// under:
+// under (tokens are ordered per lock name: fence one resource with the
+// tokens of one lock name):
 //
 //   PQexec(conn, "BEGIN");
 //   baton::postgres::fence(conn, "accounts/42", lock.token());  // may throw StaleToken

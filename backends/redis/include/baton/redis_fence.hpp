@@ -10,11 +10,12 @@
 //   baton::redis::Fence fence(options);                 // the data's server
 //   fence.set("account:42", "balance=90", lock.token());  // may throw StaleToken
 //
-// Beside each fenced data key `<key>` the highest token admitted for it is
-// kept under `<key>:baton-fence` (fence_key()). A write is one Lua script
-// that compares its token with that one, and, when the token is at least
-// as high, records it and makes the write; otherwise it writes nothing and
-// the call throws StaleToken. Redis runs a script without interleaving
+// Tokens are ordered per lock name: fence one key with the tokens of one
+// lock name. Beside each fenced data key `<key>` the highest token
+// admitted for it is kept under `<key>:baton-fence` (fence_key()). A write
+// is one Lua script that compares its token with that one, and, when the
+// token is at least as high, records it and makes the write; otherwise it
+// writes nothing and the call throws StaleToken. Redis runs a script without interleaving
 // another command, so check, record and write are atomic. Both keys share
 // a hash tag when `<key>` has one ("{account:42}"), so in a cluster they
 // live in one slot. The two keys are persisted and replicated together,

@@ -6,7 +6,8 @@
 // still believes it holds the lock, and its late write must be refused
 // there, not by the lock. fence() is that check. Call it inside the write
 // transaction that changes the resource, before or after the change, with
-// the token of the grant the write is made under:
+// the token of the grant the write is made under (tokens are ordered per lock
+// name: fence one resource with the tokens of one lock name):
 //
 //   sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
 //   try {
