@@ -15,6 +15,7 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -70,7 +71,8 @@ int main(int argc, char** argv) try {
   if (!lock.acquire_for(10s)) throw std::runtime_error("lock not granted within 10 s");
   const std::uint64_t token = lock.token();
 
-  PGconn* conn = PQconnectdb(argv[1]);
+  std::unique_ptr<PGconn, decltype(&PQfinish)> owned(PQconnectdb(argv[1]), &PQfinish);
+  PGconn* conn = owned.get();
   if (PQstatus(conn) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn));
   fenced_write(conn, schema, token, "first");
   baton::test::write_file(dir / "ready", std::to_string(token));

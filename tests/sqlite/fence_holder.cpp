@@ -16,6 +16,7 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -71,8 +72,11 @@ int main(int argc, char** argv) try {
   if (!lock.acquire_for(10s)) throw std::runtime_error("lock not granted within 10 s");
   const std::uint64_t token = lock.token();
 
-  sqlite3* db = nullptr;
-  if (sqlite3_open(argv[2], &db) != SQLITE_OK) throw std::runtime_error("cannot open " + std::string(argv[2]));
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open(argv[2], &raw);
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> owned(raw, &sqlite3_close);
+  if (rc != SQLITE_OK) throw std::runtime_error("cannot open " + std::string(argv[2]));
+  sqlite3* db = owned.get();
   sqlite3_busy_timeout(db, 5000);
   fenced_write(db, token, "first");
   baton::test::write_file(dir / "ready", std::to_string(token));

@@ -220,8 +220,9 @@ TEST_CASE("a holder paused past its lease cannot overwrite the next holder's wri
 
   write_file(dir / "go", "");
   first.resume();
-  CHECK(first.wait_exit(10s) == std::optional<int>(3));
+  const auto exit_code = first.wait_exit(10s);
   INFO("holder log: " << read_file(dir / "holder.log").value_or(""));
+  CHECK(exit_code == std::optional<int>(3));
   CHECK(read_file(dir / "result") ==
         "stale " + std::to_string(first_token) + " " + std::to_string(second.token()));
   CHECK(data.text("SELECT owner FROM account") == "second");
