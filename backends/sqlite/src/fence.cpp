@@ -36,9 +36,13 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
   ~Statement() { sqlite3_finalize(stmt_); }
 
-  void bind(std::string_view resource, std::int64_t token) {
-    int rc = sqlite3_bind_text(stmt_, 1, resource.data(), static_cast<int>(resource.size()), SQLITE_STATIC);
-    if (rc == SQLITE_OK && sqlite3_bind_parameter_count(stmt_) > 1) rc = sqlite3_bind_int64(stmt_, 2, token);
+  // Not copied: `value` must outlive the statement.
+  void bind_text(int index, std::string_view value) {
+    const int rc = sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+    if (rc != SQLITE_OK) fail(rc);
+  }
+  void bind_int64(int index, std::int64_t value) {
+    const int rc = sqlite3_bind_int64(stmt_, index, value);
     if (rc != SQLITE_OK) fail(rc);
   }
   // Steps once: true with a row, false when done.
@@ -79,12 +83,13 @@ void fence(sqlite3* db, std::string_view resource, std::uint64_t token) {
   const auto value = static_cast<std::int64_t>(token);
   {
     Statement admit(db, admit_sql);
-    admit.bind(resource, value);
+    admit.bind_text(1, resource);
+    admit.bind_int64(2, value);
     admit.step();
     if (sqlite3_changes(db) == 1) return;
   }
   Statement highest(db, highest_sql);
-  highest.bind(resource, 0);
+  highest.bind_text(1, resource);
   const std::int64_t seen = highest.step() ? highest.column(0) : 0;
   throw StaleToken(std::string(resource), token, static_cast<std::uint64_t>(seen));
 }
