@@ -108,8 +108,10 @@ TEST_CASE_METHOD(Fresh, "a lower token raises StaleToken naming resource, token 
     CHECK(std::string(stale.what()).find("'r'") != std::string::npos);
   }
   CHECK(db.text("SELECT token FROM baton_fences WHERE resource = 'r'") == "9");
-  // Resources are fenced independently.
+  // Resources are fenced independently; the empty name is one too.
   CHECK_NOTHROW(db.fenced("other", 1));
+  CHECK_NOTHROW(db.fenced(std::string_view(), 3));
+  CHECK_THROWS_AS(db.fenced("", 2), baton::StaleToken);
 }
 
 TEST_CASE_METHOD(Fresh, "StaleToken is a baton::Error") {

@@ -38,7 +38,9 @@ class Statement {
 
   // Not copied: `value` must outlive the statement.
   void bind_text(int index, std::string_view value) {
-    const int rc = sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+    // An empty view may have no data(); a null pointer would bind NULL.
+    const char* text = value.data() != nullptr ? value.data() : "";
+    const int rc = sqlite3_bind_text(stmt_, index, text, static_cast<int>(value.size()), SQLITE_STATIC);
     if (rc != SQLITE_OK) fail(rc);
   }
   void bind_int64(int index, std::int64_t value) {
