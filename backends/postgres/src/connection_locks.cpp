@@ -139,9 +139,9 @@ namespace {
 void require_transaction(PGconn* conn, std::string_view context) {
   require_usable(conn, context);
   if (PQtransactionStatus(conn) != PQTRANS_INTRANS) {
-    throw BackendError(std::string(context) +
-                       ": the connection is not in a transaction (BEGIN first); a transaction lock would "
-                       "end with its own statement");
+    throw std::logic_error(std::string(context) +
+                           ": the connection is not in a transaction (BEGIN first); a transaction lock would "
+                           "end with its own statement");
   }
 }
 

@@ -34,8 +34,9 @@ namespace baton::postgres {
 // A lock held by the caller's current transaction: taken with
 // pg_advisory_xact_lock, released by the server at COMMIT or ROLLBACK, and
 // by nothing else. Every call requires that `conn` is inside a transaction
-// (after BEGIN, not in a failed one) and throws BackendError otherwise: a
-// transaction lock taken outside one would end with its own statement.
+// (after BEGIN): outside one it throws std::logic_error, as a transaction
+// lock taken there would end with its own statement; in a failed one,
+// BackendError.
 //
 // Copyable and movable: it owns nothing (the lock belongs to the
 // transaction); copies name the same lock on the same connection.
