@@ -348,6 +348,42 @@ TEST_CASE("config: dsn is required, keys are checked, schema is used") {
   lock.release();
 }
 
+// A cancel the waiter did not ask for (an operator's pg_cancel_backend, or
+// a cancel request of an earlier attempt delivered late) is no answer to a
+// blocking acquire: it queues again and returns holding the lock, never
+// unheld (§1.4).
+TEST_CASE("a waiting acquire() whose statement is cancelled from outside keeps waiting and is granted") {
+  auto m = manager();
+  const auto name = fresh("stray-cancel");
+  auto holder = m.lock(name);
+  REQUIRE(holder.try_acquire());
+  const std::string key = std::to_string(advisory_key(name));
+  std::atomic<int> outcome{0};  // 0 waiting, 1 granted and holds, 2 returned unheld, 3 threw
+  std::atomic<std::uint64_t> token{0};
+  std::jthread waiter([&] {  // no Catch2 assertions off the main thread
+    auto w = m.lock(name);
+    try {
+      w.acquire();
+      token = w.token();
+      outcome = w.holds() ? 1 : 2;
+      w.release();
+    } catch (...) {
+      outcome = 3;
+    }
+  });
+  const std::string waiting_pid = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND "
+                                  "objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = " + key;
+  REQUIRE(eventually(10s, [&] { return !query_value(waiting_pid).empty(); }));
+  CHECK(query_value("SELECT pg_cancel_backend((" + waiting_pid + " LIMIT 1))") == "t");
+  REQUIRE(eventually(10s, [&] { return !query_value(waiting_pid).empty(); }));  // queued again
+  CHECK(outcome == 0);
+  const auto held_token = holder.token();
+  holder.release();
+  waiter.join();
+  CHECK(outcome == 1);
+  CHECK(token > held_token);
+}
+
 int main(int argc, char** argv) {
   if (auto code = server_or_skip("postgres_tests", "BATON_TEST_PG_DSN", argc, argv)) return *code;
   return run_catch_session(argc, argv);
