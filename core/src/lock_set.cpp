@@ -23,6 +23,7 @@ struct LockSetState {
   std::mutex op_mu;
   mutable std::mutex mu;
   std::optional<std::string> blocked;
+  std::vector<std::string> lost_at_release;
 };
 
 }  // namespace detail
@@ -162,7 +163,7 @@ void LockSet::release() {
   const bool any = std::any_of(s.members.begin(), s.members.end(),
                                [](const Lock& m) { return m.hold_count() > 0 || m.lost(); });
   if (!any) throw std::logic_error("baton::LockSet::release() called without holding the set");
-  std::optional<std::string> lost_name;
+  std::vector<std::string> lost_names;
   std::exception_ptr failure;
   for (std::size_t i = s.members.size(); i-- > 0;) {
     auto& member = s.members[i];
@@ -170,13 +171,17 @@ void LockSet::release() {
     try {
       member.release();
     } catch (const LockLost&) {
-      lost_name = s.names[i];  // the last assignment is the first in canonical order
+      lost_names.insert(lost_names.begin(), s.names[i]);
     } catch (...) {
       if (!failure) failure = std::current_exception();
     }
   }
-  if (lost_name) {
-    throw LockLost("the lease of lock \"" + *lost_name + "\", a member of a lock set, was lost");
+  {
+    std::lock_guard guard(s.mu);
+    s.lost_at_release = lost_names;
+  }
+  if (!lost_names.empty()) {
+    throw LockLost("the lease of lock \"" + lost_names.front() + "\", a member of a lock set, was lost");
   }
   if (failure) std::rethrow_exception(failure);
 }
@@ -196,6 +201,11 @@ bool LockSet::holds() const noexcept {
 
 bool LockSet::lost() const noexcept {
   return std::any_of(state_->members.begin(), state_->members.end(), [](const Lock& m) { return m.lost(); });
+}
+
+std::vector<std::string> LockSet::lost_at_release() const {
+  std::lock_guard guard(state_->mu);
+  return state_->lost_at_release;
 }
 
 std::vector<std::string> LockSet::lost_members() const {

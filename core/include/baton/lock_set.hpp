@@ -112,6 +112,10 @@ class LockSet {
   // Names of the members whose loss is pending, in canonical order.
   std::vector<std::string> lost_members() const;
 
+  // Names of the members the last release() found lost (it then threw
+  // LockLost), in canonical order; empty when it found none.
+  std::vector<std::string> lost_at_release() const;
+
   // The distinct names, in canonical order (sorted by bytes).
   const std::vector<std::string>& names() const noexcept;
 

@@ -276,6 +276,7 @@ TEST_CASE("lock set: losing one member is losing the set, and on_lost names it",
   } catch (const baton::LockLost& e) {
     CHECK(std::string(e.what()).find(victim) != std::string::npos);
   }
+  CHECK(set.lost_at_release() == std::vector<std::string>{victim});
   CHECK_FALSE(set.lost());
   for (const auto& n : three.names) CHECK_FALSE(manager.inspect(n).held);
 
