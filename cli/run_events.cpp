@@ -96,7 +96,8 @@ int release_after_command(LockSet& locks, const std::map<std::string, std::uint6
     const auto lost = locks.lost_at_release();
     const std::string& name = lost.empty() ? locks.names().front() : lost.front();
     const auto token = tokens.find(name);
-    error_line(lease_of(name, token == tokens.end() ? 0 : token->second) + " was lost while CMD ran (found at release)");
+    const std::uint64_t lost_token = token == tokens.end() ? 0 : token->second;
+    error_line(lease_of(name, lost_token) + " was lost while CMD ran (found at release)");
     return exit_lease_lost;
   } catch (const std::exception& e) {
     error_line("warning: could not release " + locks_label(locks) + ": " + e.what());
