@@ -16,4 +16,11 @@ ConfigError::ConfigError(std::string key, std::string message, std::string sourc
       message_(std::move(message)),
       source_(std::move(source)) {}
 
+StaleToken::StaleToken(std::string resource, std::uint64_t token, std::uint64_t highest)
+    : Error("stale fencing token " + std::to_string(token) + " for resource '" + resource + "': " +
+            std::to_string(highest) + " already admitted"),
+      resource_(std::move(resource)),
+      token_(token),
+      highest_(highest) {}
+
 }  // namespace baton

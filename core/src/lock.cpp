@@ -47,8 +47,13 @@ void Lock::unlock_all() noexcept {
 }
 
 void Lock::acquire() {
-  // Without a deadline or stop token the only way out is a grant or a throw.
-  acquire_until(Clock::time_point::max());
+  // Without a deadline or stop token the only way out is a grant or a throw
+  // (§1.4). A backend that answers neither breaks that, and saying so beats
+  // returning to a caller who would then act as the holder.
+  if (!acquire_until(Clock::time_point::max())) {
+    throw BackendError("lock \"" + state_->name + "\": the backend ended an acquire without a deadline "
+                       "and without granting it (a backend defect, docs/design.md §1.4)");
+  }
 }
 
 bool Lock::acquire_for(std::chrono::milliseconds timeout, std::stop_token stop) {

@@ -123,6 +123,17 @@ def run_exit_status(sb):
 
 
 @case
+def client_libraries_loaded_on_use(sb):
+    """The command maps libpq and hiredis only when the config's backend needs them (its modules)."""
+    # The command is CMD's parent while CMD runs: CMD reads its memory map.
+    r = sb.baton("run", "maps", "--", "sh", "-c", 'cat "/proc/$PPID/maps"')
+    check(r.returncode == 0, "run exits 0", r)
+    loaded = {lib for lib in ("libpq.so", "libhiredis.so") if lib in r.stdout}
+    wanted = {"postgres": {"libpq.so"}, "redis": {"libhiredis.so"}}.get(BACKEND, set())
+    check(loaded == wanted, f"on {BACKEND} the command maps {sorted(loaded)}, expected {sorted(wanted)}", r)
+
+
+@case
 def env_vars(sb):
     """BATON_LOCK_NAME and BATON_FENCING_TOKEN, tokens increasing, odd names verbatim."""
     show = 'printf "%s|%s" "$BATON_LOCK_NAME" "$BATON_FENCING_TOKEN"'
@@ -378,9 +389,10 @@ def backends_lists_builtin_and_plugins(sb):
         check(b in listed, f"{b} is listed", r)
     check(listed["sqlite"]["default"] is True and listed["sqlite"]["origin"] == "built in", "sqlite built in", r)
     check("path" in [k["name"] for k in listed["sqlite"]["keys"]], "sqlite's keys include path", r)
-    if "postgres" in BUILT_BACKENDS:
-        check(listed["postgres"]["origin"].endswith("/baton-postgres.so"), "postgres comes from its plugin", r)
-        check("dsn" in [k["name"] for k in listed["postgres"]["keys"]], "postgres's keys include dsn", r)
+    for b, key in (("postgres", "dsn"), ("redis", "url")):
+        if b in BUILT_BACKENDS:
+            check(listed[b]["origin"].endswith(f"/baton-{b}.so"), f"{b} comes from its plugin", r)
+            check(key in [k["name"] for k in listed[b]["keys"]], f"{b}'s keys include {key}", r)
     check("sqlite-plugin" not in listed, "no test plugin without BATON_PLUGIN_PATH", r)
 
     env = dict(sb.env, BATON_PLUGIN_PATH="/nonexistent:" + os.environ["BATON_TEST_PLUGIN_DIR"])

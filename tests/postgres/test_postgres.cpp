@@ -18,51 +18,13 @@
 #include "baton/lock_manager.hpp"
 #include "baton/postgres.hpp"
 #include "catch_session.hpp"
+#include "pg_session.hpp"
 #include "test_support.hpp"
 
 using namespace baton::test;
 using baton::postgres::advisory_key;
 
 namespace {
-
-std::string dsn() { return std::getenv("BATON_TEST_PG_DSN"); }
-
-baton::LockManager manager(std::string conn = dsn()) {
-  baton::postgres::Options o;
-  o.dsn = std::move(conn);
-  return baton::LockManager(baton::postgres::make_backend(o));
-}
-
-// One value of a query run on a plain libpq connection.
-std::string query_value(const std::string& sql, const std::string& conn = dsn()) {
-  PGconn* c = PQconnectdb(conn.c_str());
-  REQUIRE(PQstatus(c) == CONNECTION_OK);
-  PGresult* r = PQexec(c, sql.c_str());
-  const auto status = PQresultStatus(r);
-  std::string out = status == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) out = std::string("ERROR ") + PQresultErrorMessage(r);
-  PQclear(r);
-  PQfinish(c);
-  return out;
-}
-
-// A plain libpq session of our own, for what baton would never do (take a
-// key by hand, stop between a grant and its commit). exec() may be called
-// from any one thread at a time.
-struct PlainSession {
-  PlainSession() : conn(PQconnectdb(dsn().c_str())) {}
-  ~PlainSession() { PQfinish(conn); }
-  PlainSession(const PlainSession&) = delete;
-  PlainSession& operator=(const PlainSession&) = delete;
-  bool ok() const { return PQstatus(conn) == CONNECTION_OK; }
-  bool exec(const std::string& sql) {
-    PGresult* r = PQexec(conn, sql.c_str());
-    const auto status = PQresultStatus(r);
-    PQclear(r);
-    return status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
-  }
-  PGconn* conn;
-};
 
 // The table and a free row for `name`, as a first grant and release leave
 // them. Returns the name's advisory key as SQL text.
@@ -384,6 +346,42 @@ TEST_CASE("config: dsn is required, keys are checked, schema is used") {
   CHECK(query_value("SELECT count(*) FROM \"baton_alt schema\".baton_locks WHERE name = convert_to('" + name +
                     "', 'UTF8')") == "1");
   lock.release();
+}
+
+// A cancel the waiter did not ask for (an operator's pg_cancel_backend, or
+// a cancel request of an earlier attempt delivered late) is no answer to a
+// blocking acquire: it queues again and returns holding the lock, never
+// unheld (§1.4).
+TEST_CASE("a waiting acquire() whose statement is cancelled from outside keeps waiting and is granted") {
+  auto m = manager();
+  const auto name = fresh("stray-cancel");
+  auto holder = m.lock(name);
+  REQUIRE(holder.try_acquire());
+  const std::string key = std::to_string(advisory_key(name));
+  std::atomic<int> outcome{0};  // 0 waiting, 1 granted and holds, 2 returned unheld, 3 threw
+  std::atomic<std::uint64_t> token{0};
+  std::jthread waiter([&] {  // no Catch2 assertions off the main thread
+    auto w = m.lock(name);
+    try {
+      w.acquire();
+      token = w.token();
+      outcome = w.holds() ? 1 : 2;
+      w.release();
+    } catch (...) {
+      outcome = 3;
+    }
+  });
+  const std::string waiting_pid = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND "
+                                  "objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = " + key;
+  REQUIRE(eventually(10s, [&] { return !query_value(waiting_pid).empty(); }));
+  CHECK(query_value("SELECT pg_cancel_backend((" + waiting_pid + " LIMIT 1))") == "t");
+  REQUIRE(eventually(10s, [&] { return !query_value(waiting_pid).empty(); }));  // queued again
+  CHECK(outcome == 0);
+  const auto held_token = holder.token();
+  holder.release();
+  waiter.join();
+  CHECK(outcome == 1);
+  CHECK(token > held_token);
 }
 
 int main(int argc, char** argv) {

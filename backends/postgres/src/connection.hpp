@@ -84,6 +84,11 @@ class Connection {
   void cancel() noexcept;
 
   bool broken() const noexcept { return broken_; }
+  // True once a run() has sent a cancel request. Its delivery is
+  // asynchronous, so it may still strike a later statement of this
+  // session: such a session is never reused for another lock (the pool
+  // drops it).
+  bool cancel_sent() const noexcept { return cancel_sent_; }
   // Backend pid of the session (for messages and tests).
   int backend_pid() const noexcept;
   // "host:port/db" for messages; never the password.
@@ -129,6 +134,7 @@ class Connection {
   // may outlive this session.
   std::shared_ptr<PGcancel> cancel_;
   bool broken_ = false;
+  bool cancel_sent_ = false;
   // SQL text -> name of its prepared statement on this session. Statements
   // are prepared on first use, inside the same pipeline, so planning is paid
   // once per session, not per call.

@@ -120,6 +120,7 @@ void Connection::await_result(Bounds& bounds) {
     if (!bounds.cancel_sent && (bounds.stop.stop_requested() || Clock::now() >= bounds.cancel_at)) {
       cancel();
       bounds.cancel_sent = true;
+      cancel_sent_ = true;
     }
     const auto until = bounds.cancel_sent ? bounds.hard_deadline : std::min(bounds.hard_deadline, bounds.cancel_at);
     if (!wait_socket(false, until)) {

@@ -97,7 +97,7 @@ PostgresBackend::PostgresBackend(Options options)
       sql_(options_.schema),
       connect_params_(connect_params(options_)),
       pool_(kit::or_default(options_.pool_size, kit::default_pool_size), [this] { return connect(); },
-            [](const Connection& c) { return c.broken(); }) {}
+            [](const Connection& c) { return c.broken() || c.cancel_sent(); }) {}
 
 std::unique_ptr<BackendLock> PostgresBackend::open(std::string_view name, const Owner& owner) {
   return std::make_unique<PostgresLock>(std::static_pointer_cast<PostgresBackend>(shared_from_this()),

@@ -57,14 +57,25 @@ std::optional<std::uint64_t> PostgresLock::take(const Attempt& attempt) {
 // One acquire statement on this lock's session: the token when granted,
 // nothing when the wait timed out, was stopped, or (try) found it taken.
 std::optional<std::uint64_t> PostgresLock::take_once(const Attempt& attempt) {
-  if (!conn_) conn_ = backend_->take_connection();
-  const PipelineResult r = run_acquire(attempt);
-  if (r.outcome == Outcome::failed) {
-    // 55P03: lock_timeout; 57014: cancelled (stop request). Both are
-    // contention, not failure; the wait left the server's queue.
-    if (r.error_sqlstate == "55P03" || r.error_sqlstate == "57014") {
+  for (;;) {
+    if (!conn_) conn_ = backend_->take_connection();
+    const PipelineResult r = run_acquire(attempt);
+    if (r.outcome != Outcome::failed) return acquire_outcome(r);
+    // 55P03: lock_timeout ended the wait, which left the server's queue.
+    if (r.error_sqlstate == "55P03") {
       give_back();
       return std::nullopt;
+    }
+    // 57014: cancelled, which may have struck after the grant (the advisory
+    // lock outlives the rolled-back statement): closing the session frees
+    // it. Contention when this attempt asked for it (a stop request, its
+    // deadline); a cancel it did not ask for (an operator's
+    // pg_cancel_backend) is no answer to an attempt that may still wait, so
+    // it queues again.
+    if (r.error_sqlstate == "57014") {
+      conn_.reset();
+      if (!attempt.wait || attempt.stop.stop_requested() || Clock::now() >= attempt.deadline) return std::nullopt;
+      continue;
     }
     // Anything else may have struck after the advisory lock was granted (it
     // outlives the rolled-back statement): drop the session to free it.
@@ -72,7 +83,6 @@ std::optional<std::uint64_t> PostgresLock::take_once(const Attempt& attempt) {
     conn_.reset();
     raise_sqlstate(context, r.error_sqlstate, r.error_message);
   }
-  return acquire_outcome(r);
 }
 
 // BEGIN; the acquire statement (sql.hpp); COMMIT. An explicit transaction,

@@ -10,12 +10,14 @@
 //   +-- BackendUnavailable        the store cannot be reached within its timeout
 //   +-- BackendError              the store answered, but with a failure
 //   +-- LockLost                  a lease this instance held is gone
+//   +-- StaleToken                a fenced write's token is below the highest seen
 //
 // Each backend has exactly one function that turns its native errors
 // (result codes, SQLSTATEs, error replies) into these; <baton/kit/errors.hpp>
 // has the helpers.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -75,6 +77,29 @@ class BackendError : public Error {
 class LockLost : public Error {
  public:
   using Error::Error;
+};
+
+// A fenced write was refused at the resource: its fencing token is lower
+// than the highest token the resource has already admitted, so the grant it
+// came from is over and a later holder has written since. The write did not
+// happen; whatever else the caller's transaction did must be rolled back
+// (the store's fence call says whether it did so itself). Copyable.
+class StaleToken : public Error {
+ public:
+  // what() is "stale fencing token <token> for resource '<resource>':
+  // <highest> already admitted".
+  StaleToken(std::string resource, std::uint64_t token, std::uint64_t highest);
+  // The resource the write was for.
+  const std::string& resource() const noexcept { return resource_; }
+  // The token the write presented.
+  std::uint64_t token() const noexcept { return token_; }
+  // The highest token the resource had admitted (greater than token()).
+  std::uint64_t highest() const noexcept { return highest_; }
+
+ private:
+  std::string resource_;
+  std::uint64_t token_;
+  std::uint64_t highest_;
 };
 
 }  // namespace baton

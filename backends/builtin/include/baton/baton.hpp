@@ -22,6 +22,7 @@
 #endif
 #if BATON_HAS_POSTGRES
 #include "baton/postgres.hpp"
+#include "baton/postgres_connection_locks.hpp"
 #endif
 #if BATON_HAS_REDIS
 #include "baton/redis.hpp"

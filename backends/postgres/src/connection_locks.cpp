@@ -1,0 +1,235 @@
+// TransactionLock and SessionLock: advisory locks on the caller's own
+// connection (docs/design.md §4.7). Every statement runs on that
+// connection with PQexecParams; its errors go through raise_sqlstate(), the
+// backend's one translation of libpq's errors.
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <climits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "baton/error.hpp"
+#include "baton/name.hpp"
+#include "baton/postgres.hpp"
+#include "baton/postgres_connection_locks.hpp"
+#include "connection.hpp"
+
+namespace baton::postgres {
+namespace {
+
+using std::chrono::milliseconds;
+using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+constexpr const char* lock_not_available = "55P03";  // lock_timeout ran out
+
+// Runs `sql` with text parameters and returns its result, failed or not.
+Result run(PGconn* conn, const char* sql, const std::vector<std::string>& params = {}) {
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p.c_str());
+  return Result(PQexecParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                             nullptr, 0),
+                &PQclear);
+}
+
+std::string sqlstate_of(PGconn* conn, const PGresult* result) {
+  const char* state = result == nullptr ? nullptr : PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  if (state != nullptr) return state;
+  return PQstatus(conn) == CONNECTION_BAD ? "08006" : "";  // no reply at all: the connection is gone
+}
+
+bool failed(const PGresult* result) {
+  const auto status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
+  return status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK;
+}
+
+[[noreturn]] void raise_failure(PGconn* conn, const PGresult* result, std::string_view context) {
+  const char* message = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn);
+  detail::raise_sqlstate(std::string(context), sqlstate_of(conn, result), message);
+}
+
+// Runs `sql` and throws on failure; returns the result.
+Result must_run(PGconn* conn, std::string_view context, const char* sql, const std::vector<std::string>& params = {}) {
+  Result result = run(conn, sql, params);
+  if (failed(result.get())) raise_failure(conn, result.get(), context);
+  return result;
+}
+
+// The single boolean a lock function returned.
+bool must_run_bool(PGconn* conn, std::string_view context, const char* sql, std::int64_t key) {
+  const Result result = must_run(conn, context, sql, {std::to_string(key)});
+  return PQntuples(result.get()) == 1 && std::string_view(PQgetvalue(result.get(), 0, 0)) == "t";
+}
+
+// Throws unless `conn` can run a statement now: connected, not busy, and
+// not inside a failed transaction.
+void require_usable(PGconn* conn, std::string_view context) {
+  if (conn == nullptr) throw BackendError(std::string(context) + ": the connection is null");
+  switch (PQtransactionStatus(conn)) {
+    case PQTRANS_IDLE:
+    case PQTRANS_INTRANS:
+      return;
+    case PQTRANS_INERROR:
+      throw BackendError(std::string(context) + ": the connection's transaction has failed; roll it back first");
+    case PQTRANS_ACTIVE:
+      throw BackendError(std::string(context) + ": the connection is running another statement");
+    default:
+      detail::raise_sqlstate(std::string(context), "08006", PQerrorMessage(conn));
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// Runs `lock_sql` ($1: the key) with lock_timeout set to `timeout`, inside a
+// savepoint, or a transaction of its own when the connection is idle, so
+// that running out leaves the connection as it was: the savepoint is rolled
+// back (and with it the setting), and on success the caller's lock_timeout
+// is set back before the savepoint is released. A lock taken in a released
+// savepoint belongs to the enclosing transaction (transaction locks) or the
+// session (session locks). True once held, false when the timeout ran out.
+bool lock_within(PGconn* conn, std::string_view context, const char* lock_sql, std::int64_t key,
+                 milliseconds timeout) {
+  const bool own_transaction = PQtransactionStatus(conn) == PQTRANS_IDLE;
+  must_run(conn, context, own_transaction ? "BEGIN" : "SAVEPOINT baton_lock_attempt");
+  const auto undo = [&] {
+    run(conn, own_transaction ? "ROLLBACK" : "ROLLBACK TO SAVEPOINT baton_lock_attempt");
+    if (!own_transaction) run(conn, "RELEASE SAVEPOINT baton_lock_attempt");
+  };
+  Result previous(nullptr, &PQclear);
+  try {
+    previous = must_run(conn, context, "SELECT current_setting('lock_timeout')");
+    const auto ms = std::clamp<long long>(timeout.count(), 1, INT_MAX);
+    must_run(conn, context, "SELECT set_config('lock_timeout', $1, true)", {std::to_string(ms) + "ms"});
+  } catch (...) {
+    undo();
+    throw;
+  }
+  const Result locked = run(conn, lock_sql, {std::to_string(key)});
+  if (failed(locked.get())) {
+    const std::string sqlstate = sqlstate_of(conn, locked.get());
+    const std::string message = PQresultErrorMessage(locked.get());
+    undo();
+    if (sqlstate == lock_not_available) return false;
+    detail::raise_sqlstate(std::string(context), sqlstate, message);
+  }
+  if (own_transaction) {
+    must_run(conn, context, "COMMIT");
+  } else {
+    must_run(conn, context, "SELECT set_config('lock_timeout', $1, true)", {PQgetvalue(previous.get(), 0, 0)});
+    must_run(conn, context, "RELEASE SAVEPOINT baton_lock_attempt");
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---- TransactionLock --------------------------------------------------------
+
+TransactionLock::TransactionLock(PGconn* conn, std::string name)
+    : conn_(conn), name_(std::move(name)), key_((validate_name(name_), advisory_key(name_))) {}
+
+namespace {
+
+void require_transaction(PGconn* conn, std::string_view context) {
+  require_usable(conn, context);
+  if (PQtransactionStatus(conn) != PQTRANS_INTRANS) {
+    throw std::logic_error(std::string(context) +
+                           ": the connection is not in a transaction (BEGIN first); a transaction lock would "
+                           "end with its own statement");
+  }
+}
+
+}  // namespace
+
+void TransactionLock::acquire() {
+  const std::string context = "postgres: TransactionLock(\"" + name_ + "\").acquire";
+  require_transaction(conn_, context);
+  must_run(conn_, context, "SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(key_)});
+}
+
+bool TransactionLock::acquire_for(milliseconds timeout) {
+  if (timeout <= milliseconds::zero()) return try_acquire();
+  const std::string context = "postgres: TransactionLock(\"" + name_ + "\").acquire_for";
+  require_transaction(conn_, context);
+  return lock_within(conn_, context, "SELECT pg_advisory_xact_lock($1::bigint)", key_, timeout);
+}
+
+bool TransactionLock::try_acquire() {
+  const std::string context = "postgres: TransactionLock(\"" + name_ + "\").try_acquire";
+  require_transaction(conn_, context);
+  return must_run_bool(conn_, context, "SELECT pg_try_advisory_xact_lock($1::bigint)", key_);
+}
+
+// ---- SessionLock ------------------------------------------------------------
+
+SessionLock::SessionLock(PGconn* conn, std::string name)
+    : conn_(conn), name_(std::move(name)), key_((validate_name(name_), advisory_key(name_))) {}
+
+SessionLock::~SessionLock() {
+  if (count_ == 0 || conn_ == nullptr || PQtransactionStatus(conn_) == PQTRANS_ACTIVE) return;
+  run(conn_, "SELECT pg_advisory_unlock($1::bigint)", {std::to_string(key_)});
+}
+
+SessionLock::SessionLock(SessionLock&& other) noexcept
+    : conn_(other.conn_), name_(std::move(other.name_)), key_(other.key_), count_(std::exchange(other.count_, 0)) {}
+
+SessionLock& SessionLock::operator=(SessionLock&& other) noexcept {
+  if (this != &other) {
+    SessionLock old(std::move(*this));  // releases what this instance held
+    conn_ = other.conn_;
+    name_ = std::move(other.name_);
+    key_ = other.key_;
+    count_ = std::exchange(other.count_, 0);
+  }
+  return *this;
+}
+
+void SessionLock::acquire() {
+  if (count_ > 0) {
+    ++count_;
+    return;
+  }
+  const std::string context = "postgres: SessionLock(\"" + name_ + "\").acquire";
+  require_usable(conn_, context);
+  must_run(conn_, context, "SELECT pg_advisory_lock($1::bigint)", {std::to_string(key_)});
+  count_ = 1;
+}
+
+bool SessionLock::acquire_for(milliseconds timeout) {
+  if (count_ > 0 || timeout <= milliseconds::zero()) return try_acquire();
+  const std::string context = "postgres: SessionLock(\"" + name_ + "\").acquire_for";
+  require_usable(conn_, context);
+  if (!lock_within(conn_, context, "SELECT pg_advisory_lock($1::bigint)", key_, timeout)) return false;
+  count_ = 1;
+  return true;
+}
+
+bool SessionLock::try_acquire() {
+  if (count_ > 0) {
+    ++count_;
+    return true;
+  }
+  const std::string context = "postgres: SessionLock(\"" + name_ + "\").try_acquire";
+  require_usable(conn_, context);
+  if (!must_run_bool(conn_, context, "SELECT pg_try_advisory_lock($1::bigint)", key_)) return false;
+  count_ = 1;
+  return true;
+}
+
+void SessionLock::release() {
+  if (count_ == 0) throw std::logic_error("SessionLock(\"" + name_ + "\").release: this instance does not hold it");
+  if (--count_ > 0) return;
+  const std::string context = "postgres: SessionLock(\"" + name_ + "\").release";
+  require_usable(conn_, context);
+  if (!must_run_bool(conn_, context, "SELECT pg_advisory_unlock($1::bigint)", key_)) {
+    throw LockLost(context + ": the session no longer held the lock (its advisory locks were dropped)");
+  }
+}
+
+}  // namespace baton::postgres
