@@ -24,7 +24,8 @@ static_assert(kill_grace == std::chrono::seconds(10), "exit_statuses' row for 76
 
 struct RunArgs {
   std::optional<std::filesystem::path> config;
-  std::string name;
+  // Lock names as given (at least one); all are held, or none.
+  std::vector<std::string> names;
   // Seconds to wait; nullopt: forever.
   std::optional<double> timeout;
   bool no_wait = false;

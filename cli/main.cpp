@@ -1,6 +1,6 @@
 // cli/main.cpp: the `baton` command (docs/design.md section 7).
 //
-//   baton [--config PATH] run NAME [--timeout SEC | --no-wait] [--ttl SEC] -- CMD [ARG...]
+//   baton [--config PATH] run NAME... [--timeout SEC | --no-wait] [--ttl SEC] -- CMD [ARG...]
 //   baton [--config PATH] status NAME      # one JSON object
 //   baton [--config PATH] list             # one JSON object per line, each held lock
 //   baton [--config PATH] clear NAME       # force-release
@@ -43,13 +43,13 @@ namespace {
 namespace cli = baton::cli;
 
 constexpr const char* usage_run =
-    "usage: baton [--config PATH] run NAME [--timeout SEC | --no-wait] [--ttl SEC] -- CMD [ARG...]";
+    "usage: baton [--config PATH] run NAME... [--timeout SEC | --no-wait] [--ttl SEC] -- CMD [ARG...]";
 constexpr const char* usage_status = "usage: baton [--config PATH] status NAME";
 constexpr const char* usage_list = "usage: baton [--config PATH] list";
 constexpr const char* usage_clear = "usage: baton [--config PATH] clear NAME";
 constexpr const char* usage_backends = "usage: baton [--config PATH] backends";
 constexpr const char* usage_any =
-    "usage: baton [--config PATH] {run NAME [--timeout SEC | --no-wait] [--ttl SEC] -- CMD [ARG...] "
+    "usage: baton [--config PATH] {run NAME... [--timeout SEC | --no-wait] [--ttl SEC] -- CMD [ARG...] "
     "| status NAME | list | clear NAME | backends}  (see baton --help)";
 
 // A usage error: the cause, then the usage line of the subcommand.
@@ -62,6 +62,7 @@ struct Parsed {
   std::string subcommand;
   std::string config;  // empty: not given
   std::string name;
+  std::vector<std::string> names;  // run's
   std::optional<double> timeout;
   bool no_wait = false;
   std::optional<double> ttl;
@@ -89,8 +90,10 @@ App make_app(Parsed& p) {
   a.app->require_subcommand(1);
 
   a.run = a.app->add_subcommand(
-      "run", "acquire NAME, run CMD with BATON_LOCK_NAME and BATON_FENCING_TOKEN set, release when it exits");
-  a.run->add_option("NAME", p.name, "lock name")->required();
+      "run",
+      "acquire every NAME (all or none), run CMD with BATON_LOCK_NAME and BATON_FENCING_TOKEN set (several names: "
+      "BATON_LOCK_NAMES and BATON_FENCING_TOKENS), release when it exits");
+  a.run->add_option("NAME", p.names, "lock names")->required();
   auto* timeout = a.run->add_option("--timeout", p.timeout, "give up (exit 75) after SEC seconds (default: wait forever)")
                       ->type_name("SEC");
   auto* no_wait = a.run->add_flag("--no-wait", p.no_wait, "exit 75 at once if the lock is busy");
@@ -204,11 +207,11 @@ cli::RunArgs run_args(const Parsed& p, std::vector<std::string> command, bool ha
   if (p.ttl && !(std::isfinite(*p.ttl) && *p.ttl > 0 && *p.ttl <= 7.0 * 24 * 3600)) {
     throw UsageError{"--ttl must be a number of seconds > 0 (at most one week)", usage_run};
   }
-  baton::validate_name(p.name);
+  for (const auto& name : p.names) baton::validate_name(name);
 
   cli::RunArgs args;
   if (!p.config.empty()) args.config = p.config;
-  args.name = p.name;
+  args.names = p.names;
   args.timeout = p.timeout;
   args.no_wait = p.no_wait;
   if (p.ttl) args.ttl = std::max(seconds_to_ms(*p.ttl), std::chrono::milliseconds{1});

@@ -43,8 +43,8 @@ int wait_for_done_or_stop_signal(const Signals& signals, int done_fd) {
   }
 }
 
-// acquire_until(deadline) on a thread, cancelled by the first stop signal.
-Acquired acquire_interruptibly(Lock& lock, Clock::time_point deadline, const Signals& signals) {
+// acquire_until(deadline) of the set on a thread, cancelled by the first stop signal.
+Acquired acquire_interruptibly(LockSet& locks, Clock::time_point deadline, const Signals& signals) {
   Fd done(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (done.get() < 0) throw_errno("eventfd");
   std::exception_ptr error;
@@ -53,7 +53,7 @@ Acquired acquire_interruptibly(Lock& lock, Clock::time_point deadline, const Sig
   {
     std::jthread waiter([&](std::stop_token stop) {
       try {
-        got = lock.acquire_until(deadline, stop);
+        got = locks.acquire_until(deadline, stop);
       } catch (...) {
         error = std::current_exception();
       }
@@ -66,7 +66,7 @@ Acquired acquire_interruptibly(Lock& lock, Clock::time_point deadline, const Sig
   if (interrupted_by != 0) {
     if (got) {
       try {
-        lock.release();
+        locks.release();
       } catch (...) {
       }
     }
@@ -78,9 +78,9 @@ Acquired acquire_interruptibly(Lock& lock, Clock::time_point deadline, const Sig
 
 }  // namespace
 
-Acquired acquire_for_run(Lock& lock, const RunArgs& args, const Signals& signals) {
-  if (args.no_wait) return Acquired{lock.try_acquire(), 0};
-  return acquire_interruptibly(lock, wait_deadline(args), signals);
+Acquired acquire_for_run(LockSet& locks, const RunArgs& args, const Signals& signals) {
+  if (args.no_wait) return Acquired{locks.try_acquire(), 0};
+  return acquire_interruptibly(locks, wait_deadline(args), signals);
 }
 
 }  // namespace baton::cli

@@ -2,7 +2,7 @@
 // stop signals.
 #pragma once
 
-#include <baton/lock.hpp>
+#include <baton/lock_set.hpp>
 
 #include "cli.hpp"
 #include "run_signals.hpp"
@@ -15,11 +15,11 @@ struct Acquired {
   int interrupted_by = 0;  // the stop signal that cancelled the wait, or 0
 };
 
-// Takes `lock` as `args` ask: once (--no-wait), until --timeout, or for
-// ever. SIGINT, SIGTERM or SIGHUP arriving meanwhile cancel the wait at once
-// (through the acquire's stop token); a grant that races with the signal is
-// released again, so an interrupted run never holds the lock. Backend
-// errors are rethrown on the calling thread.
-Acquired acquire_for_run(Lock& lock, const RunArgs& args, const Signals& signals);
+// Takes every lock of `locks` as `args` ask: once (--no-wait), until
+// --timeout, or for ever; all or none. SIGINT, SIGTERM or SIGHUP arriving
+// meanwhile cancel the wait at once (through the acquire's stop token); a
+// grant that races with the signal is released again, so an interrupted run
+// never holds a lock. Backend errors are rethrown on the calling thread.
+Acquired acquire_for_run(LockSet& locks, const RunArgs& args, const Signals& signals);
 
 }  // namespace baton::cli

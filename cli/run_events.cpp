@@ -28,6 +28,19 @@ std::string lease_of(const std::string& name, std::uint64_t token) {
   return "lease of lock " + json_quoted(name) + " (token " + std::to_string(token) + ")";
 }
 
+// `lock "a"` for one name, `locks ["a","b"]` for several.
+std::string locks_label(const LockSet& locks) {
+  const auto& names = locks.names();
+  if (names.size() == 1) return "lock " + json_quoted(names.front());
+  std::string out = "locks [";
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += ',';
+    out += json_quoted(names[i]);
+  }
+  out += ']';
+  return out;
+}
+
 }  // namespace
 
 int report_interrupted(const std::string& name, int signo) {
@@ -35,23 +48,23 @@ int report_interrupted(const std::string& name, int signo) {
   return 128 + signo;
 }
 
-int report_not_acquired(const RunArgs& args) {
+int report_not_acquired(const RunArgs& args, const std::string& name) {
   if (args.no_wait) {
-    error_line("lock " + json_quoted(args.name) + " is busy");
+    error_line("lock " + json_quoted(name) + " is busy");
   } else {
-    error_line("timed out after " + format_seconds(*args.timeout) + " s waiting for lock " + json_quoted(args.name));
+    error_line("timed out after " + format_seconds(*args.timeout) + " s waiting for lock " + json_quoted(name));
   }
   return exit_not_acquired;
 }
 
-int report_lost_before_start(Lock& lock, const std::string& name) {
-  release_quietly(lock);
+int report_lost_before_start(LockSet& locks, const std::string& name) {
+  release_quietly(locks);
   error_line("lease of lock " + json_quoted(name) + " was lost before CMD started (--ttl too short?); CMD not run");
   return exit_lease_lost;
 }
 
-int report_cannot_exec(Lock& lock, const std::string& command, int error) {
-  release_quietly(lock);
+int report_cannot_exec(LockSet& locks, const std::string& command, int error) {
+  release_quietly(locks);
   if (error == ENOENT && command.find('/') == std::string::npos) {
     error_line(command + ": command not found");
   } else {
@@ -71,26 +84,32 @@ int command_exit_status(int wait_status) {
   return exit_software;
 }
 
-int release_after_command(Lock& lock, const std::string& name, std::uint64_t token, bool lease_lost,
+int release_after_command(LockSet& locks, const std::map<std::string, std::uint64_t>& tokens, bool lease_lost,
                           int command_status) {
   if (lease_lost) {
-    release_quietly(lock);
+    release_quietly(locks);
     return exit_lease_lost;
   }
   try {
-    lock.release();
+    locks.release();
   } catch (const LockLost&) {
-    error_line(lease_of(name, token) + " was lost while CMD ran (found at release)");
+    const auto lost = locks.lost_at_release();
+    const std::string& name = lost.empty() ? locks.names().front() : lost.front();
+    const auto token = tokens.find(name);
+    const std::uint64_t lost_token = token == tokens.end() ? 0 : token->second;
+    error_line(lease_of(name, lost_token) + " was lost while CMD ran (found at release)");
     return exit_lease_lost;
   } catch (const std::exception& e) {
-    error_line("warning: could not release lock " + json_quoted(name) + ": " + e.what());
+    error_line("warning: could not release " + locks_label(locks) + ": " + e.what());
   }
   return command_status;
 }
 
-void release_quietly(Lock& lock) noexcept {
+void release_quietly(LockSet& locks) noexcept {
   try {
-    if (lock.holds() || lock.lost()) lock.release();
+    // Throws std::logic_error when the set holds nothing and has no loss
+    // pending: nothing to release then.
+    locks.release();
   } catch (...) {
   }
 }

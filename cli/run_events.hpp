@@ -8,9 +8,10 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 
-#include <baton/lock.hpp>
+#include <baton/lock_set.hpp>
 
 #include "cli.hpp"
 
@@ -19,16 +20,17 @@ namespace baton::cli {
 // A stop signal cancelled the wait: 128 + signo.
 int report_interrupted(const std::string& name, int signo);
 
-// --no-wait found the lock busy, or --timeout passed: exit_not_acquired.
-int report_not_acquired(const RunArgs& args);
+// --no-wait found lock `name` busy, or --timeout passed waiting for it:
+// exit_not_acquired.
+int report_not_acquired(const RunArgs& args, const std::string& name);
 
-// The lease ended between the grant and the start of CMD, which is then not
-// run (the lock is released first): exit_lease_lost.
-int report_lost_before_start(Lock& lock, const std::string& name);
+// The lease of lock `name` ended between the grant and the start of CMD,
+// which is then not run (the locks are released first): exit_lease_lost.
+int report_lost_before_start(LockSet& locks, const std::string& name);
 
-// posix_spawnp() failed with `error` (the lock is released first):
+// posix_spawnp() failed with `error` (the locks are released first):
 // exit_cannot_exec, like the shell's "command not found".
-int report_cannot_exec(Lock& lock, const std::string& command, int error);
+int report_cannot_exec(LockSet& locks, const std::string& command, int error);
 
 // The lease was lost while CMD (pid) ran; CMD is being sent SIGTERM.
 void report_lost_while_running(const std::string& name, std::uint64_t token, pid_t pid);
@@ -37,16 +39,17 @@ void report_lost_while_running(const std::string& name, std::uint64_t token, pid
 // that killed it.
 int command_exit_status(int wait_status);
 
-// Releases the lock after CMD ended and returns the status to exit with:
-// exit_lease_lost when the lease was lost while CMD ran (seen by the
-// renewal thread, or by this release), else CMD's own `command_status`. A
-// release that fails for another reason only warns: CMD ran to its end
-// under the lock, and the grant expires with its lease.
-int release_after_command(Lock& lock, const std::string& name, std::uint64_t token, bool lease_lost,
+// Releases the locks after CMD ended and returns the status to exit with:
+// exit_lease_lost when a lease was lost while CMD ran (seen by the renewal
+// thread, or by this release, which then names the lock and its token from
+// `tokens`), else CMD's own `command_status`. A release that fails for
+// another reason only warns: CMD ran to its end under the locks, and the
+// grants expire with their leases.
+int release_after_command(LockSet& locks, const std::map<std::string, std::uint64_t>& tokens, bool lease_lost,
                           int command_status);
 
-// Releases the lock if this instance holds it or has a loss pending;
-// never throws (used on paths that already report something else).
-void release_quietly(Lock& lock) noexcept;
+// Releases every lock the set holds or has a loss pending for; never throws
+// (used on paths that already report something else).
+void release_quietly(LockSet& locks) noexcept;
 
 }  // namespace baton::cli

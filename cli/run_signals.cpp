@@ -69,10 +69,21 @@ LostChannel::~LostChannel() {
   ::close(write_fd);
 }
 
-void LostChannel::notify() noexcept {
+void LostChannel::notify(std::string_view name, std::uint64_t token) noexcept {
+  try {
+    std::lock_guard guard(mu_);
+    if (!first_) first_.emplace(std::string(name), token);
+  } catch (...) {
+    // Out of memory for the name: the loss itself is still reported.
+  }
   lost.store(true);
   char c = 1;
   [[maybe_unused]] auto n = ::write(write_fd, &c, 1);
+}
+
+std::optional<std::pair<std::string, std::uint64_t>> LostChannel::first_lost() const {
+  std::lock_guard guard(mu_);
+  return first_;
 }
 
 void LostChannel::drain() const noexcept {

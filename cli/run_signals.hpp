@@ -10,7 +10,12 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace baton::cli {
@@ -63,11 +68,18 @@ struct LostChannel {
   LostChannel(const LostChannel&) = delete;
   LostChannel& operator=(const LostChannel&) = delete;
   ~LostChannel();
-  // Marks the lease lost and makes read_fd readable. Async-safe enough for
-  // a callback: one atomic store and one write.
-  void notify() noexcept;
+  // Marks the lease of lock `name` (grant `token`) lost and makes read_fd
+  // readable. Called from the on_lost callback, on the renewal thread; the
+  // first loss is the one kept.
+  void notify(std::string_view name, std::uint64_t token) noexcept;
+  // The first lock whose lease was lost and its token; nullopt before any.
+  std::optional<std::pair<std::string, std::uint64_t>> first_lost() const;
   // Empties the pipe, so that poll() sleeps again.
   void drain() const noexcept;
+
+ private:
+  mutable std::mutex mu_;
+  std::optional<std::pair<std::string, std::uint64_t>> first_;
 };
 
 // poll(), restarted after EINTR; throws on any other failure.

@@ -3,7 +3,11 @@
 
 #include <spawn.h>
 
+#include <algorithm>
+#include <iterator>
 #include <string_view>
+
+#include "cli.hpp"
 
 extern char** environ;
 
@@ -11,17 +15,41 @@ namespace baton::cli {
 
 namespace {
 
-// The environment of CMD: ours, with BATON_LOCK_NAME and BATON_FENCING_TOKEN
-// (replacing any inherited ones).
-std::vector<std::string> command_environment(const std::string& name, std::uint64_t token) {
+// The variables that describe the held locks; the inherited ones are dropped.
+constexpr std::string_view lock_variables[] = {"BATON_LOCK_NAME=", "BATON_FENCING_TOKEN=", "BATON_LOCK_NAMES=",
+                                               "BATON_FENCING_TOKENS="};
+
+// The environment of CMD: ours, with the lock variables of `tokens`.
+std::vector<std::string> command_environment(const std::map<std::string, std::uint64_t>& tokens) {
   std::vector<std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view v(*e);
-    if (v.starts_with("BATON_LOCK_NAME=") || v.starts_with("BATON_FENCING_TOKEN=")) continue;
+    if (std::any_of(std::begin(lock_variables), std::end(lock_variables),
+                    [&](std::string_view prefix) { return v.starts_with(prefix); })) {
+      continue;
+    }
     env.emplace_back(v);
   }
-  env.push_back("BATON_LOCK_NAME=" + name);
-  env.push_back("BATON_FENCING_TOKEN=" + std::to_string(token));
+  if (tokens.size() == 1) {
+    env.push_back("BATON_LOCK_NAME=" + tokens.begin()->first);
+    env.push_back("BATON_FENCING_TOKEN=" + std::to_string(tokens.begin()->second));
+    return env;
+  }
+  std::string names = "[";
+  std::string object = "{";
+  for (const auto& [name, token] : tokens) {
+    if (names.size() > 1) {
+      names += ',';
+      object += ',';
+    }
+    const std::string quoted = json_quoted(name);
+    names += quoted;
+    object += quoted;
+    object += ':';
+    object += std::to_string(token);
+  }
+  env.push_back("BATON_LOCK_NAMES=" + names + "]");
+  env.push_back("BATON_FENCING_TOKENS=" + object + "}");
   return env;
 }
 
@@ -36,9 +64,9 @@ std::vector<char*> c_strings(std::vector<std::string>& v) {
 
 }  // namespace
 
-Spawned spawn_command(const std::vector<std::string>& command, const std::string& name, std::uint64_t token,
+Spawned spawn_command(const std::vector<std::string>& command, const std::map<std::string, std::uint64_t>& tokens,
                       const Signals& signals) {
-  std::vector<std::string> env = command_environment(name, token);
+  std::vector<std::string> env = command_environment(tokens);
   std::vector<char*> envp = c_strings(env);
   std::vector<std::string> argv_strings = command;
   std::vector<char*> argv = c_strings(argv_strings);

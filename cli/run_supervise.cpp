@@ -23,8 +23,7 @@ namespace {
 
 class Supervisor {
  public:
-  Supervisor(pid_t pid, const Signals& signals, LostChannel& lost, const std::string& name, std::uint64_t token)
-      : pid_(pid), signals_(signals), lost_(lost), name_(name), token_(token) {}
+  Supervisor(pid_t pid, const Signals& signals, LostChannel& lost) : pid_(pid), signals_(signals), lost_(lost) {}
 
   CommandEnd run() {
     CommandEnd end;
@@ -62,7 +61,8 @@ class Supervisor {
     lease_lost_ = true;
     ::kill(pid_, SIGTERM);
     kill_at_ = Clock::now() + kill_grace;
-    report_lost_while_running(name_, token_, pid_);
+    const auto lost = lost_.first_lost();
+    report_lost_while_running(lost ? lost->first : std::string(), lost ? lost->second : 0, pid_);
   }
 
   // A terminal's ^C already reached CMD (same process group): it is not
@@ -83,17 +83,14 @@ class Supervisor {
   const pid_t pid_;
   const Signals& signals_;
   LostChannel& lost_;
-  const std::string& name_;
-  const std::uint64_t token_;
   bool lease_lost_ = false;
   std::optional<Clock::time_point> kill_at_;
 };
 
 }  // namespace
 
-CommandEnd supervise_command(pid_t pid, const Signals& signals, LostChannel& lost, const std::string& name,
-                             std::uint64_t token) {
-  return Supervisor(pid, signals, lost, name, token).run();
+CommandEnd supervise_command(pid_t pid, const Signals& signals, LostChannel& lost) {
+  return Supervisor(pid, signals, lost).run();
 }
 
 }  // namespace baton::cli

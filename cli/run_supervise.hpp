@@ -20,10 +20,9 @@ struct CommandEnd {
 //  - passing SIGINT, SIGTERM and SIGHUP sent to baton on to CMD, except
 //    those the terminal sent to the whole foreground process group, which
 //    CMD already received;
-//  - when `lost` reports the lease lost (the renewal thread keeps the lease
-//    alive otherwise), sending CMD SIGTERM, and SIGKILL after kill_grace if
-//    it is still running.
-CommandEnd supervise_command(pid_t pid, const Signals& signals, LostChannel& lost, const std::string& name,
-                             std::uint64_t token);
+//  - when `lost` reports a lease lost (the renewal thread keeps the leases
+//    alive otherwise), naming the lock it reports, sending CMD SIGTERM, and
+//    SIGKILL after kill_grace if it is still running.
+CommandEnd supervise_command(pid_t pid, const Signals& signals, LostChannel& lost);
 
 }  // namespace baton::cli

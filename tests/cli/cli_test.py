@@ -31,7 +31,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import batontest  # noqa: E402
-from batontest import check, hold, let_go, parse_args, run_cases, server_or_skip, wait_for  # noqa: E402
+from batontest import check, hold, hold_cmd, let_go, parse_args, run_cases, server_or_skip, wait_for  # noqa: E402
 
 BATON = None
 BACKEND = "sqlite"
@@ -246,6 +246,7 @@ def usage_errors(sb):
     """Exit 64 with a 'baton: ' message and a usage line; CMD never runs."""
     cases = [
         (["run", "", "--", "touch", "ran"], "empty name"),
+        (["run", "job", "", "--", "touch", "ran"], "empty second name"),
         (["run", "x" * 1025, "--", "touch", "ran"], "1025-byte name"),
         (["run", "__baton.internal", "--", "touch", "ran"], "reserved name"),
         (["run", "job", "touch", "ran"], "missing --"),
@@ -271,7 +272,7 @@ def usage_errors(sb):
     # A broken config must not hide a usage error: usage is checked first.
     sb.write_config({"backend": "nope"})
     # Bad names are not about how to call baton: no usage line for them.
-    no_usage = ("empty name", "1025-byte name", "reserved name", "status with an empty name",
+    no_usage = ("empty name", "empty second name", "1025-byte name", "reserved name", "status with an empty name",
                 "clear with a 1025-byte name")
     for args, what in cases:
         expect_usage_error(sb, args, what, usage_line=what not in no_usage)
@@ -716,7 +717,7 @@ def usage_errors_more(sb):
         (["run", "job", "--timeout", "1e999", "--", "touch", "ran"], "timeout overflow"),
         (["run", "job", "--ttl", "nan", "--", "touch", "ran"], "ttl nan"),
         (["run", "job", "--ttl", "abc", "--", "touch", "ran"], "ttl not a number"),
-        (["run", "job", "extra", "--", "touch", "ran"], "extra positional before --"),
+        (["run", "job", "other", "-x", "--", "touch", "ran"], "unknown flag after two names"),
         (["status", "a", "b"], "status with two names"),
         (["clear"], "clear without NAME"),
         (["run"], "run alone"),
@@ -767,6 +768,107 @@ def password_never_echoed(sb):
                                                              "connect_timeout_ms": 1000}})
         r = sb.baton("status", "job", env=dict(sb.env, BATON_TEST_PW=SECRET))
         check(r.returncode == 69 and SECRET not in r.stderr + r.stdout, "${VAR} password not echoed", r)
+
+
+# --------------------------------------------------------------------------
+# run with several names: a lock set, all or nothing (docs/design.md §1.13)
+
+SHOW_SET = ('printf "%s|%s|%s|%s" "$BATON_LOCK_NAMES" "$BATON_FENCING_TOKENS" '
+            '"${BATON_LOCK_NAME-unset}" "${BATON_FENCING_TOKEN-unset}"')
+
+
+@case
+def run_set_env(sb):
+    """run c a b a: CMD gets BATON_LOCK_NAMES (canonical order, no duplicates) and
+    BATON_FENCING_TOKENS, and not the single-name variables; one name keeps only those."""
+    env = dict(sb.env, BATON_LOCK_NAME="stale", BATON_FENCING_TOKEN="999999",
+               BATON_LOCK_NAMES='["stale"]', BATON_FENCING_TOKENS='{"stale":1}')
+    single = sb.baton("run", "b", "--", "sh", "-c", 'echo "$BATON_FENCING_TOKEN"')
+    check(single.returncode == 0, "run b", single)
+    r = sb.baton("run", "c", "a", "b", "a", "--", "sh", "-c", SHOW_SET, env=env)
+    check(r.returncode == 0, "run c a b a", r)
+    names, tokens, name, token = r.stdout.split("|")
+    check(json.loads(names) == ["a", "b", "c"], f"BATON_LOCK_NAMES {names!r}", r)
+    tokens = json.loads(tokens)
+    check(sorted(tokens) == ["a", "b", "c"] and all(isinstance(t, int) and t > 0 for t in tokens.values()),
+          f"BATON_FENCING_TOKENS {tokens!r}", r)
+    check(tokens["b"] > int(single.stdout), "the set's token of b is above the earlier grant's", r)
+    check(name == "unset" and token == "unset", "no single-name variables with several names", r)
+    for n in ("a", "b", "c"):
+        check(sb.status(n)["held"] is False, f"{n} is free after the run")
+    r = sb.baton("run", "solo", "--", "sh", "-c", SHOW_SET, env=env)
+    names, tokens, name, token = r.stdout.split("|")
+    check(names == "" and tokens == "" and name == "solo" and token.isdigit(),
+          f"one name: only BATON_LOCK_NAME and BATON_FENCING_TOKEN, got {r.stdout!r}", r)
+    r = sb.baton("run", "d", "d", "--", "sh", "-c", SHOW_SET)
+    check(r.stdout.split("|")[2] == "d", "a name given twice is one name", r)
+
+
+@case
+def run_set_all_or_nothing(sb):
+    """run a b c with b held: --no-wait and --timeout exit 75 naming b, take none of
+    a and c, leave no waiter; while the set holds, all three are held."""
+    p = hold(sb, "b")
+    r = sb.baton("run", "a", "b", "c", "--no-wait", "--", "touch", "ran")
+    check(r.returncode == 75 and not sb.exists("ran"), "--no-wait with b busy exits 75, CMD not run", r)
+    one_stderr_line(r, '"b"', "busy")
+    r = sb.baton("run", "c", "b", "a", "--timeout", "0.5", "--", "touch", "ran")
+    check(r.returncode == 75 and not sb.exists("ran"), "--timeout with b busy exits 75, CMD not run", r)
+    one_stderr_line(r, "timed out", '"b"')
+    for n in ("a", "b", "c"):
+        st = sb.status(n)
+        check(st["waiters"] == 0, f"no waiter left on {n}: {st}")
+        check(st["held"] is (n == "b"), f"only b is held: {st}")
+    w = sb.spawn("run", "a", "b", "c", "--timeout", "20", "--", "sh", "-c", "touch ran")
+    wait_for(lambda: sb.status("b")["waiters"] == 1, 10, "the set to queue on b")
+    check(sb.status("a")["held"] is True, "while queued on b, the set holds a")
+    check(sb.status("c")["held"] is False, "while queued on b, the set has not taken c")
+    let_go(sb, p)
+    status, out, err = sb.finish(w, 15)
+    check(status == 0 and sb.exists("ran"), f"once b is free the set runs CMD (status {status}, {err!r})")
+    os.remove(sb.path("held"))
+    q = sb.spawn("run", "a", "b", "c", "--", "sh", "-c", hold_cmd())
+    wait_for(lambda: sb.exists("held"), 10, "the set's CMD to start")
+    for n in ("a", "b", "c"):
+        check(sb.status(n)["held"] is True, f"{n} is held while CMD runs")
+    let_go(sb, q)
+
+
+@case
+def run_set_lease_lost(sb):
+    """clear one member while CMD runs: SIGTERM, exit 76, the message names it; the others are freed."""
+    cmd = ('trap "echo term > got-term; exit 0" TERM; touch started; '
+           'i=0; while [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done')
+    p = sb.spawn("run", "a", "b", "c", "--ttl", "3", "--", "sh", "-c", cmd)
+    wait_for(lambda: sb.exists("started"), 10, "CMD to start")
+    token = sb.status("b")["token"]
+    r = sb.baton("clear", "b")
+    check(r.returncode == 0 and json.loads(r.stdout)["cleared"] is True, "clear b", r)
+    status, out, err = sb.finish(p, 10)
+    check(status == 76, f"baton must exit 76 when a member's lease is cleared, got {status}; stderr {err!r}")
+    check(sb.exists("got-term"), "CMD must get SIGTERM when a member's lease is lost")
+    lines = err.splitlines()
+    check(len(lines) == 1 and "lost" in lines[0] and 'lock "b"' in lines[0] and f"token {token}" in lines[0],
+          f"one line naming lock \"b\" and its token {token}, got {err!r}")
+    for n in ("a", "c"):
+        check(sb.status(n)["held"] is False, f"{n} is released after the loss")
+
+
+@case
+def run_set_opposite_orders(sb):
+    """Concurrent runs over overlapping names in opposite orders all finish, one holder per name."""
+    orders = [("a", "b", "c"), ("c", "b", "a"), ("a", "b"), ("b", "c"), ("c", "a"), ("b", "a")]
+    bump = 'for n in "$@"; do v=$(cat "count-$n" 2>/dev/null || echo 0); sleep 0.01; echo $((v+1)) > "count-$n"; done'
+    rounds = 4
+    for _ in range(rounds):
+        procs = [sb.spawn("run", *o, "--timeout", "60", "--", "sh", "-c", bump, "sh", *o) for o in orders]
+        for p in procs:
+            status, out, err = sb.finish(p, 90)
+            check(status == 0, f"every run finishes (status {status}, {err!r})")
+    for n in ("a", "b", "c"):
+        expected = rounds * sum(n in o for o in orders)
+        got = int(sb.read(f"count-{n}"))
+        check(got == expected, f"count of {n} is {got}, expected {expected}: two runs held {n} at once")
 
 
 def main():

@@ -128,6 +128,7 @@ class Lock {
 
  private:
   friend class LockManager;
+  friend class LockSet;
   Lock(std::shared_ptr<detail::ManagerCore> core, std::shared_ptr<detail::LockState> state);
   // Releases every level of a hold, swallowing errors (destructor, move).
   void unlock_all() noexcept;

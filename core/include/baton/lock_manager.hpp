@@ -11,6 +11,7 @@
 #include "baton/config.hpp"
 #include "baton/lock.hpp"
 #include "baton/lock_info.hpp"
+#include "baton/lock_set.hpp"
 #include "baton/options.hpp"
 #include "baton/registry.hpp"
 
@@ -46,6 +47,14 @@ class LockManager {
   // A new, not yet held, Lock instance for `name`. Never blocks (may open a
   // connection). Throws InvalidName for a bad name (see baton/name.hpp).
   Lock lock(std::string name, LockOptions options = {});
+
+  // A new, not yet held, LockSet over `names` (docs/design.md §1.13): one
+  // Lock per distinct name, each made as lock(name, options) makes it, so
+  // `options.on_lost` is called with the name of the member that was lost.
+  // Duplicates are removed and the names kept in canonical order (sorted by
+  // bytes). Never blocks (may open connections). Throws InvalidName for a
+  // bad name or an empty list.
+  LockSet lock_set(std::vector<std::string> names, LockOptions options = {});
 
   // A snapshot of `name`. Blocks for about one round trip. Throws
   // InvalidName, BackendUnavailable.

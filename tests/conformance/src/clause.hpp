@@ -47,7 +47,7 @@ inline constexpr ContractClause contract_clauses[] = {
     {"§1.6", "Crashes"},                  {"§1.7", "Fencing tokens"},
     {"§1.8", "Lost-lease notification"},  {"§1.9", "Inspection"},
     {"§1.10", "Admin clear"},             {"§1.11", "Names"},
-    {"§1.12", "Errors, not hangs"},
+    {"§1.12", "Errors, not hangs"},       {"§1.13", "Lock sets"},
 };
 
 // The clause numbered `section`. Evaluated at compile time: a section that

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -135,6 +136,44 @@ int task_wait(const std::vector<std::string>& a) {
   return 0;
 }
 
+// set_counter DIR N ID NAME...: N times, takes the lock set of the NAMEs
+// (in the order given; the set takes them in canonical order), then for
+// each NAME does a read-modify-write of DIR/counter-NAME, and releases.
+// Waits for DIR/go after writing DIR/ready-ID, so all helpers contend at
+// once. A set whose tokens do not strictly increase per name exits 4.
+int task_set_counter(const std::vector<std::string>& a) {
+  if (a.size() < 4) return 64;
+  const fs::path dir = a[0];
+  const int n = std::stoi(a[1]);
+  const std::string& id = a[2];
+  const std::vector<std::string> names(a.begin() + 3, a.end());
+  auto manager = make_manager();
+  auto set = manager.lock_set(names);
+  write_file(dir / ("ready-" + id), "");
+  if (!wait_for_file(dir / "go", 30s)) return 3;
+  std::map<std::string, std::uint64_t> last;
+  for (int i = 0; i < n; ++i) {
+    if (!set.acquire_for(60s)) return 3;
+    for (const auto& [name, token] : set.tokens()) {
+      if (token <= last[name]) {
+        std::fprintf(stderr, "conformance helper set_counter: %s token %llu after %llu\n", name.c_str(),
+                     static_cast<unsigned long long>(token), static_cast<unsigned long long>(last[name]));
+        return 4;
+      }
+      last[name] = token;
+    }
+    for (const auto& name : names) {
+      const auto file = dir / ("counter-" + name);
+      const auto text = read_file(file);
+      const long value = text && !text->empty() ? std::stol(*text) : 0;
+      std::this_thread::sleep_for(500us);  // widen the window an overlap would use
+      write_file(file, std::to_string(value + 1));
+    }
+    set.release();
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_helper(int argc, char** argv) {
@@ -149,6 +188,7 @@ int run_helper(int argc, char** argv) {
     if (task == "counter") return task_counter(args);
     if (task == "hold") return task_hold(args);
     if (task == "wait") return task_wait(args);
+    if (task == "set_counter") return task_set_counter(args);
     if (task == "torture") return torture::run_helper_task(args);
     std::fprintf(stderr, "conformance helper: unknown task '%s'\n", task.c_str());
     return 64;

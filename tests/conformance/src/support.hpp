@@ -147,6 +147,7 @@ void anchor_names();
 void anchor_stopped_head();
 void anchor_store_faults();
 void anchor_torture();
+void anchor_lock_set();
 void anchor_watchdog();
 
 }  // namespace baton::conformance::detail

@@ -11,6 +11,7 @@
 #include "baton/lock.hpp"
 #include "baton/lock_info.hpp"
 #include "baton/lock_manager.hpp"
+#include "baton/lock_set.hpp"
 #include "baton/name.hpp"
 #include "baton/options.hpp"
 #include "baton/registry.hpp"

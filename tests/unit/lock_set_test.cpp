@@ -1,0 +1,153 @@
+// LockSet's failure paths against an in-process backend whose calls fail on
+// command: a store failure on one member releases the members already taken
+// and reaches the caller, and a failed release of one member still releases
+// the others. Contention, timeouts and loss across processes are the
+// conformance suite's ([lockset]).
+#include <map>
+#include <mutex>
+#include <set>
+
+#include <catch2/catch.hpp>
+
+#include "baton/error.hpp"
+#include "baton/lock_manager.hpp"
+#include "baton/lock_set.hpp"
+
+namespace {
+
+// One store, no waiting: names in `fail_acquire` throw on acquire, names in
+// `fail_release` throw on release.
+struct FailingStore {
+  std::mutex mu;
+  std::map<std::string, std::string> holder;  // name -> owner id
+  std::set<std::string> fail_acquire, fail_release;
+  std::uint64_t next_token = 1;
+};
+
+class FailingLock final : public baton::BackendLock {
+ public:
+  FailingLock(std::shared_ptr<FailingStore> store, std::string name, std::string owner)
+      : store_(std::move(store)), name_(std::move(name)), owner_(std::move(owner)) {}
+  std::optional<std::uint64_t> acquire(baton::Clock::time_point, std::chrono::milliseconds ttl,
+                                       std::stop_token) override {
+    return try_acquire(ttl);
+  }
+  std::optional<std::uint64_t> try_acquire(std::chrono::milliseconds) override {
+    std::lock_guard lock(store_->mu);
+    if (store_->fail_acquire.count(name_) != 0) throw baton::BackendUnavailable("fake: acquire " + name_);
+    if (store_->holder.count(name_) != 0) return std::nullopt;
+    store_->holder[name_] = owner_;
+    return store_->next_token++;
+  }
+  bool renew(std::chrono::milliseconds) override { return true; }
+  bool release() override {
+    std::lock_guard lock(store_->mu);
+    if (store_->fail_release.count(name_) != 0) throw baton::BackendUnavailable("fake: release " + name_);
+    auto it = store_->holder.find(name_);
+    const bool mine = it != store_->holder.end() && it->second == owner_;
+    if (mine) store_->holder.erase(it);
+    return mine;
+  }
+
+ private:
+  std::shared_ptr<FailingStore> store_;
+  std::string name_, owner_;
+};
+
+class FailingBackend final : public baton::Backend {
+ public:
+  explicit FailingBackend(std::shared_ptr<FailingStore> store) : store_(std::move(store)) {}
+  std::string_view kind() const noexcept override { return "failing"; }
+  std::unique_ptr<baton::BackendLock> open(std::string_view name, const baton::Owner& owner) override {
+    return std::make_unique<FailingLock>(store_, std::string(name), owner.id);
+  }
+  baton::LockInfo inspect(std::string_view name) override {
+    std::lock_guard lock(store_->mu);
+    baton::LockInfo info;
+    info.name = name;
+    info.held = store_->holder.count(std::string(name)) != 0;
+    return info;
+  }
+  std::vector<baton::LockInfo> list() override { return {}; }
+  bool clear(std::string_view name) override {
+    std::lock_guard lock(store_->mu);
+    return store_->holder.erase(std::string(name)) != 0;
+  }
+
+ private:
+  std::shared_ptr<FailingStore> store_;
+};
+
+struct Fixture {
+  std::shared_ptr<FailingStore> store = std::make_shared<FailingStore>();
+  baton::LockManager manager{std::make_shared<FailingBackend>(store)};
+
+  std::size_t held() {
+    std::lock_guard lock(store->mu);
+    return store->holder.size();
+  }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "lock set: a store failure on one member releases the members taken and rethrows") {
+  store->fail_acquire.insert("c");
+  auto set = manager.lock_set({"d", "c", "b", "a"});
+  CHECK_THROWS_AS(set.acquire(), baton::BackendUnavailable);
+  CHECK(held() == 0);
+  CHECK_FALSE(set.holds());
+  CHECK(set.blocked_on() == std::optional<std::string>("c"));
+  CHECK_THROWS_AS(set.try_acquire(), baton::BackendUnavailable);
+  CHECK(held() == 0);
+  CHECK_THROWS_AS(set.release(), std::logic_error);
+
+  store->fail_acquire.clear();
+  CHECK(set.try_acquire());
+  CHECK(held() == 4);
+  CHECK_FALSE(set.blocked_on().has_value());
+  set.release();
+  CHECK(held() == 0);
+}
+
+TEST_CASE_METHOD(Fixture, "lock set: a busy member whose predecessor cannot be released reports the failure") {
+  auto other = manager.lock("b");
+  REQUIRE(other.try_acquire());
+  store->fail_release.insert("a");
+  auto set = manager.lock_set({"a", "b"});
+  // "a" is taken, "b" is busy, and giving "a" back fails: the caller learns
+  // that the store could not be told (the lease of "a" ends by itself).
+  CHECK_THROWS_AS(set.try_acquire(), baton::BackendUnavailable);
+  CHECK_FALSE(set.holds());
+  CHECK(set.member("a")->hold_count() == 0);
+}
+
+TEST_CASE_METHOD(Fixture, "lock set: release() releases every member even when one fails, then throws") {
+  auto set = manager.lock_set({"a", "b", "c"});
+  set.acquire();
+  store->fail_release.insert("b");
+  CHECK_THROWS_AS(set.release(), baton::BackendUnavailable);
+  CHECK_FALSE(set.holds());
+  {
+    std::lock_guard lock(store->mu);
+    CHECK(store->holder.count("a") == 0);
+    CHECK(store->holder.count("c") == 0);
+  }
+  CHECK(set.lost_at_release().empty());
+}
+
+TEST_CASE_METHOD(Fixture, "lock set: moving over a held set and destroying it release every member") {
+  store->fail_release.clear();
+  {
+    auto set = manager.lock_set({"a", "b"});
+    set.acquire();
+    set.acquire();
+    CHECK(held() == 2);
+    auto other = manager.lock_set({"c"});
+    other.acquire();
+    other = std::move(set);
+    CHECK(held() == 2);
+    CHECK(other.holds());
+    CHECK(other.hold_count() == 2);
+  }
+  CHECK(held() == 0);
+}
