@@ -10,23 +10,20 @@
 // <highest>" and exits 0 or 3 (2: anything else, said on stderr).
 #include <libpq-fe.h>
 
-#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "baton/error.hpp"
 #include "baton/lock_manager.hpp"
 #include "baton/postgres.hpp"
 #include "baton/postgres_fence.hpp"
-#include "test_support.hpp"
+#include "fence_holder.hpp"
 
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -65,28 +62,12 @@ int main(int argc, char** argv) try {
   baton::postgres::Options options;
   options.dsn = argv[1];
   baton::LockManager manager(baton::postgres::make_backend(options));
-  baton::LockOptions lease;
-  lease.ttl = 1s;
-  auto lock = manager.lock(argv[2], lease);
-  if (!lock.acquire_for(10s)) throw std::runtime_error("lock not granted within 10 s");
-  const std::uint64_t token = lock.token();
-
   std::unique_ptr<PGconn, decltype(&PQfinish)> owned(PQconnectdb(argv[1]), &PQfinish);
   PGconn* conn = owned.get();
   if (PQstatus(conn) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn));
-  fenced_write(conn, schema, token, "first");
-  baton::test::write_file(dir / "ready", std::to_string(token));
-
-  while (!fs::exists(dir / "go")) std::this_thread::sleep_for(5ms);
-  try {
-    fenced_write(conn, schema, token, "late");
-    baton::test::write_file(dir / "result", "written");
-    return 0;
-  } catch (const baton::StaleToken& stale) {
-    baton::test::write_file(dir / "result",
-                            "stale " + std::to_string(stale.token()) + " " + std::to_string(stale.highest()));
-    return 3;
-  }
+  return baton::test::hold_then_write_late(manager, argv[2], dir, [&](std::uint64_t token, const std::string& who) {
+    fenced_write(conn, schema, token, who);
+  });
 } catch (const std::exception& e) {
   std::cerr << "fence_holder: " << e.what() << "\n";
   return 2;

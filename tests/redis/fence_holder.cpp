@@ -8,22 +8,19 @@
 // writes "late" the same way with the same token. It reports in DIR/result
 // "written" or "stale <token> <highest>" and exits 0 or 3 (2: anything
 // else, said on stderr).
-#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <iostream>
 #include <string>
-#include <thread>
 
 #include "baton/error.hpp"
 #include "baton/lock_manager.hpp"
 #include "baton/redis.hpp"
 #include "baton/redis_fence.hpp"
-#include "test_support.hpp"
+#include "fence_holder.hpp"
 
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -46,26 +43,10 @@ int main(int argc, char** argv) try {
   baton::redis::Options options;
   options.url = argv[1];
   baton::LockManager manager(baton::redis::make_backend(options));
-  baton::LockOptions lease;
-  lease.ttl = 1s;
-  auto lock = manager.lock(argv[2], lease);
-  if (!lock.acquire_for(10s)) throw std::runtime_error("lock not granted within 10 s");
-  const std::uint64_t token = lock.token();
-
   baton::redis::Fence fence(options);
-  fenced_write(fence, key, token, "first");
-  baton::test::write_file(dir / "ready", std::to_string(token));
-
-  while (!fs::exists(dir / "go")) std::this_thread::sleep_for(5ms);
-  try {
-    fenced_write(fence, key, token, "late");
-    baton::test::write_file(dir / "result", "written");
-    return 0;
-  } catch (const baton::StaleToken& stale) {
-    baton::test::write_file(dir / "result",
-                            "stale " + std::to_string(stale.token()) + " " + std::to_string(stale.highest()));
-    return 3;
-  }
+  return baton::test::hold_then_write_late(manager, argv[2], dir, [&](std::uint64_t token, const std::string& who) {
+    fenced_write(fence, key, token, who);
+  });
 } catch (const std::exception& e) {
   std::cerr << "fence_holder: " << e.what() << "\n";
   return 2;

@@ -11,23 +11,20 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "baton/error.hpp"
 #include "baton/lock_manager.hpp"
 #include "baton/sqlite.hpp"
 #include "baton/sqlite_fence.hpp"
-#include "test_support.hpp"
+#include "fence_holder.hpp"
 
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -66,31 +63,15 @@ int main(int argc, char** argv) try {
   baton::sqlite::Options options;
   options.path = argv[1];
   baton::LockManager manager(baton::sqlite::make_backend(options));
-  baton::LockOptions lease;
-  lease.ttl = 1s;
-  auto lock = manager.lock(argv[3], lease);
-  if (!lock.acquire_for(10s)) throw std::runtime_error("lock not granted within 10 s");
-  const std::uint64_t token = lock.token();
-
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open(argv[2], &raw);
   std::unique_ptr<sqlite3, decltype(&sqlite3_close)> owned(raw, &sqlite3_close);
   if (rc != SQLITE_OK) throw std::runtime_error("cannot open " + std::string(argv[2]));
   sqlite3* db = owned.get();
   sqlite3_busy_timeout(db, 5000);
-  fenced_write(db, token, "first");
-  baton::test::write_file(dir / "ready", std::to_string(token));
-
-  while (!fs::exists(dir / "go")) std::this_thread::sleep_for(5ms);
-  try {
-    fenced_write(db, token, "late");
-    baton::test::write_file(dir / "result", "written");
-    return 0;
-  } catch (const baton::StaleToken& stale) {
-    baton::test::write_file(dir / "result",
-                            "stale " + std::to_string(stale.token()) + " " + std::to_string(stale.highest()));
-    return 3;
-  }
+  return baton::test::hold_then_write_late(manager, argv[3], dir, [db](std::uint64_t token, const std::string& who) {
+    fenced_write(db, token, who);
+  });
 } catch (const std::exception& e) {
   std::cerr << "fence_holder: " << e.what() << "\n";
   return 2;
