@@ -61,20 +61,21 @@ std::optional<std::uint64_t> PostgresLock::take_once(const Attempt& attempt) {
     if (!conn_) conn_ = backend_->take_connection();
     const PipelineResult r = run_acquire(attempt);
     if (r.outcome != Outcome::failed) return acquire_outcome(r);
-    // 55P03: lock_timeout ended the wait, which left the server's queue.
-    if (r.error_sqlstate == "55P03") {
-      give_back();
-      return std::nullopt;
-    }
-    // 57014: cancelled, which may have struck after the grant (the advisory
-    // lock outlives the rolled-back statement): closing the session frees
-    // it. Contention when this attempt asked for it (a stop request, its
-    // deadline); a cancel it did not ask for (an operator's
-    // pg_cancel_backend) is no answer to an attempt that may still wait, so
-    // it queues again.
-    if (r.error_sqlstate == "57014") {
+    // 55P03 (lock_timeout) and 57014 (cancelled) may both strike after the
+    // advisory lock was granted: lock_timeout also bounds the wait for the
+    // name's row that the statement then upserts, and a cancel lands
+    // whenever it lands. The advisory lock outlives the rolled-back
+    // statement, so the session is closed, which frees it; a session given
+    // back to the pool would hold the lock unseen and grant it again to any
+    // try_acquire on it. A lock_timeout is this attempt's deadline; so is a
+    // cancel it asked for (stop request, deadline). A cancel it did not ask
+    // for (an operator's pg_cancel_backend) is no answer to an attempt that
+    // may still wait, so it queues again.
+    if (r.error_sqlstate == "55P03" || r.error_sqlstate == "57014") {
       conn_.reset();
-      if (!attempt.wait || attempt.stop.stop_requested() || Clock::now() >= attempt.deadline) return std::nullopt;
+      const bool asked = r.error_sqlstate == "55P03" || !attempt.wait || attempt.stop.stop_requested() ||
+                         Clock::now() >= attempt.deadline;
+      if (asked) return std::nullopt;
       continue;
     }
     // Anything else may have struck after the advisory lock was granted (it
