@@ -20,7 +20,8 @@
 // What may legitimately end a grant before its holder releases it, and so
 // excuse another grant of the name while the first holder still believes it
 // holds ("the grant may have ended before time U"):
-//   - a clear() of the name whose call overlaps [acquire start, U] (§1.10);
+//   - a clear() of the name whose call overlaps [acquire start, U] (§1.10),
+//     or one cut short by a SIGKILL that began before U;
 //   - a SIGSTOP of the holder's process overlapping [acquire start, U] for at
 //     least a third of the grant's lease: the background renewal runs every
 //     third of the lease, so a shorter stop cannot make a lease run out
@@ -88,6 +89,7 @@ struct History {
   std::vector<Attempt> attempts;
   std::vector<Loss> losses;
   std::vector<Clear> clears;
+  std::vector<Clear> clearing;  // clear() calls begun in the file being read
   std::vector<Event> releases, unfinished;
   std::vector<std::string> reports;  // helper lines: violation, error, release=logic
   std::vector<std::vector<Record>> resources;
@@ -103,6 +105,9 @@ std::uint64_t unum(std::string_view line, std::string_view key) {
   const auto v = field(line, key);
   return v.empty() ? 0 : std::stoull(v);
 }
+
+// How long after its start an interrupted clear() may still take effect.
+constexpr std::int64_t interrupted_clear_bound_ns = 10'000'000'000;
 
 void load_helper_line(History& h, const std::string& line, int slot, int incarnation) {
   const auto ev = field(line, "ev");
@@ -128,6 +133,8 @@ void load_helper_line(History& h, const std::string& line, int slot, int incarna
     h.attempts.push_back(std::move(a));
   } else if (ev == "lost") {
     h.losses.push_back({static_cast<int>(num(line, "name")), unum(line, "token"), num(line, "t"), line});
+  } else if (ev == "clearing") {
+    h.clearing.push_back({static_cast<int>(num(line, "name")), num(line, "s"), 0});
   } else if (ev == "clear") {
     h.clears.push_back({static_cast<int>(num(line, "name")), num(line, "s"), num(line, "e")});
   } else if (ev == "violation" || ev == "error" || (ev == "release" && field(line, "result") == "logic")) {
@@ -147,6 +154,17 @@ void load_helpers(History& h, const fs::path& dir) {
       load_helper_line(h, "helper-" + std::to_string(slot) + "-" + std::to_string(incarnation) + ": " + line,
                        slot, incarnation);
     }
+    // A clear() begun but never logged as done was cut short by a SIGKILL;
+    // the store may still have carried it out, at any time within the
+    // bound of a call (its command timeout plus the end of the session it
+    // ends): it counts as a clear from its start until then.
+    const std::size_t ended = h.clears.size();
+    for (const auto& c : h.clearing) {
+      const bool done = std::any_of(h.clears.begin(), h.clears.begin() + static_cast<std::ptrdiff_t>(ended),
+                                    [&](const Clear& d) { return d.name == c.name && d.s == c.s; });
+      if (!done) h.clears.push_back({c.name, c.s, c.s + interrupted_clear_bound_ns});
+    }
+    h.clearing.clear();
     // A begin is finished by the attempt with the same start.
     std::set<std::int64_t> returned;
     for (const auto& a : h.attempts) {

@@ -10,6 +10,7 @@
 //   t=NS ev=lost name=N token=T how=callback|renew|release
 //   t=NS ev=renew name=N id=ID token=T result=ok|lost
 //   t=NS ev=release name=N id=ID token=T s=NS e=NS frees=0|1 result=ok|lost|logic
+//   t=NS ev=clearing name=N s=NS            (before the call; alone if killed in it)
 //   t=NS ev=clear name=N s=NS e=NS removed=0|1
 //   t=NS ev=violation clause=C what=...      (a check the helper made itself)
 //   t=NS ev=error op=OP what=...             (an unexpected exception)
@@ -344,6 +345,9 @@ bool TortureHelper::release(Lock& lock, const Grant& grant) {
 void TortureHelper::clear(int name) {
   const std::int64_t s = now_ns();
   doing_ = "clear";
+  // Logged first: a helper killed inside clear() leaves this line alone, and
+  // the store may still carry the clear out (docs/design.md §1.10).
+  log_.write("clearing name=" + n2s(name) + " s=" + n2s(s));
   const bool removed = manager_.clear(config_.names[name]);
   log_.write("clear name=" + n2s(name) + " s=" + n2s(s) + " e=" + n2s(now_ns()) +
              " removed=" + (removed ? "1" : "0"));
