@@ -1,7 +1,7 @@
 // TransactionLock and SessionLock: advisory locks on the caller's own
 // connection (docs/design.md §4.7). Every statement runs on that
-// connection with PQexecParams; its errors go through raise_sqlstate(), the
-// backend's one translation of libpq's errors.
+// connection through exec_on_caller() (caller_connection.hpp), as fence()'s
+// do.
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -17,51 +17,21 @@
 #include "baton/name.hpp"
 #include "baton/postgres.hpp"
 #include "baton/postgres_connection_locks.hpp"
+#include "caller_connection.hpp"
 #include "connection.hpp"
 
 namespace baton::postgres {
 namespace {
 
 using std::chrono::milliseconds;
-using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
+using detail::exec_on_caller;
+using detail::Result;
 
 constexpr const char* lock_not_available = "55P03";  // lock_timeout ran out
 
-// Runs `sql` with text parameters and returns its result, failed or not.
-Result run(PGconn* conn, const char* sql, const std::vector<std::string>& params = {}) {
-  std::vector<const char*> values;
-  for (const auto& p : params) values.push_back(p.c_str());
-  return Result(PQexecParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                             nullptr, 0),
-                &PQclear);
-}
-
-std::string sqlstate_of(PGconn* conn, const PGresult* result) {
-  const char* state = result == nullptr ? nullptr : PQresultErrorField(result, PG_DIAG_SQLSTATE);
-  if (state != nullptr) return state;
-  return PQstatus(conn) == CONNECTION_BAD ? "08006" : "";  // no reply at all: the connection is gone
-}
-
-bool failed(const PGresult* result) {
-  const auto status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
-  return status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK;
-}
-
-[[noreturn]] void raise_failure(PGconn* conn, const PGresult* result, std::string_view context) {
-  const char* message = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn);
-  detail::raise_sqlstate(std::string(context), sqlstate_of(conn, result), message);
-}
-
-// Runs `sql` and throws on failure; returns the result.
-Result must_run(PGconn* conn, std::string_view context, const char* sql, const std::vector<std::string>& params = {}) {
-  Result result = run(conn, sql, params);
-  if (failed(result.get())) raise_failure(conn, result.get(), context);
-  return result;
-}
-
 // The single boolean a lock function returned.
-bool must_run_bool(PGconn* conn, std::string_view context, const char* sql, std::int64_t key) {
-  const Result result = must_run(conn, context, sql, {std::to_string(key)});
+bool run_bool(PGconn* conn, const std::string& doing, const char* sql, std::int64_t key) {
+  const Result result = exec_on_caller(conn, sql, {std::to_string(key)}, doing);
   return PQntuples(result.get()) == 1 && std::string_view(PQgetvalue(result.get(), 0, 0)) == "t";
 }
 
@@ -93,36 +63,34 @@ namespace {
 // is set back before the savepoint is released. A lock taken in a released
 // savepoint belongs to the enclosing transaction (transaction locks) or the
 // session (session locks). True once held, false when the timeout ran out.
-bool lock_within(PGconn* conn, std::string_view context, const char* lock_sql, std::int64_t key,
+bool lock_within(PGconn* conn, const std::string& doing, const char* lock_sql, std::int64_t key,
                  milliseconds timeout) {
   const bool own_transaction = PQtransactionStatus(conn) == PQTRANS_IDLE;
-  must_run(conn, context, own_transaction ? "BEGIN" : "SAVEPOINT baton_lock_attempt");
+  exec_on_caller(conn, own_transaction ? "BEGIN" : "SAVEPOINT baton_lock_attempt", {}, doing);
   const auto undo = [&] {
-    run(conn, own_transaction ? "ROLLBACK" : "ROLLBACK TO SAVEPOINT baton_lock_attempt");
-    if (!own_transaction) run(conn, "RELEASE SAVEPOINT baton_lock_attempt");
+    PQclear(PQexec(conn, own_transaction ? "ROLLBACK" : "ROLLBACK TO SAVEPOINT baton_lock_attempt"));
+    if (!own_transaction) PQclear(PQexec(conn, "RELEASE SAVEPOINT baton_lock_attempt"));
   };
-  Result previous(nullptr, &PQclear);
+  Result previous;
+  Result locked;
   try {
-    previous = must_run(conn, context, "SELECT current_setting('lock_timeout')");
+    previous = exec_on_caller(conn, "SELECT current_setting('lock_timeout')", {}, doing);
     const auto ms = std::clamp<long long>(timeout.count(), 1, INT_MAX);
-    must_run(conn, context, "SELECT set_config('lock_timeout', $1, true)", {std::to_string(ms) + "ms"});
+    exec_on_caller(conn, "SELECT set_config('lock_timeout', $1, true)", {std::to_string(ms) + "ms"}, doing);
+    locked = exec_on_caller(conn, lock_sql, {std::to_string(key)}, doing, lock_not_available);
   } catch (...) {
     undo();
     throw;
   }
-  const Result locked = run(conn, lock_sql, {std::to_string(key)});
-  if (failed(locked.get())) {
-    const std::string sqlstate = sqlstate_of(conn, locked.get());
-    const std::string message = PQresultErrorMessage(locked.get());
+  if (PQresultStatus(locked.get()) == PGRES_FATAL_ERROR) {  // the expected 55P03: the timeout ran out
     undo();
-    if (sqlstate == lock_not_available) return false;
-    detail::raise_sqlstate(std::string(context), sqlstate, message);
+    return false;
   }
   if (own_transaction) {
-    must_run(conn, context, "COMMIT");
+    exec_on_caller(conn, "COMMIT", {}, doing);
   } else {
-    must_run(conn, context, "SELECT set_config('lock_timeout', $1, true)", {PQgetvalue(previous.get(), 0, 0)});
-    must_run(conn, context, "RELEASE SAVEPOINT baton_lock_attempt");
+    exec_on_caller(conn, "SELECT set_config('lock_timeout', $1, true)", {PQgetvalue(previous.get(), 0, 0)}, doing);
+    exec_on_caller(conn, "RELEASE SAVEPOINT baton_lock_attempt", {}, doing);
   }
   return true;
 }
@@ -150,7 +118,7 @@ void require_transaction(PGconn* conn, std::string_view context) {
 void TransactionLock::acquire() {
   const std::string context = "postgres: TransactionLock(\"" + name_ + "\").acquire";
   require_transaction(conn_, context);
-  must_run(conn_, context, "SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(key_)});
+  exec_on_caller(conn_, "SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(key_)}, context);
 }
 
 bool TransactionLock::acquire_for(milliseconds timeout) {
@@ -163,7 +131,7 @@ bool TransactionLock::acquire_for(milliseconds timeout) {
 bool TransactionLock::try_acquire() {
   const std::string context = "postgres: TransactionLock(\"" + name_ + "\").try_acquire";
   require_transaction(conn_, context);
-  return must_run_bool(conn_, context, "SELECT pg_try_advisory_xact_lock($1::bigint)", key_);
+  return run_bool(conn_, context, "SELECT pg_try_advisory_xact_lock($1::bigint)", key_);
 }
 
 // ---- SessionLock ------------------------------------------------------------
@@ -173,7 +141,10 @@ SessionLock::SessionLock(PGconn* conn, std::string name)
 
 SessionLock::~SessionLock() {
   if (count_ == 0 || conn_ == nullptr || PQtransactionStatus(conn_) == PQTRANS_ACTIVE) return;
-  run(conn_, "SELECT pg_advisory_unlock($1::bigint)", {std::to_string(key_)});
+  try {
+    exec_on_caller(conn_, "SELECT pg_advisory_unlock($1::bigint)", {std::to_string(key_)}, "SessionLock released by its destructor");
+  } catch (...) {  // a broken connection has lost the lock anyway
+  }
 }
 
 SessionLock::SessionLock(SessionLock&& other) noexcept
@@ -197,7 +168,7 @@ void SessionLock::acquire() {
   }
   const std::string context = "postgres: SessionLock(\"" + name_ + "\").acquire";
   require_usable(conn_, context);
-  must_run(conn_, context, "SELECT pg_advisory_lock($1::bigint)", {std::to_string(key_)});
+  exec_on_caller(conn_, "SELECT pg_advisory_lock($1::bigint)", {std::to_string(key_)}, context);
   count_ = 1;
 }
 
@@ -217,7 +188,7 @@ bool SessionLock::try_acquire() {
   }
   const std::string context = "postgres: SessionLock(\"" + name_ + "\").try_acquire";
   require_usable(conn_, context);
-  if (!must_run_bool(conn_, context, "SELECT pg_try_advisory_lock($1::bigint)", key_)) return false;
+  if (!run_bool(conn_, context, "SELECT pg_try_advisory_lock($1::bigint)", key_)) return false;
   count_ = 1;
   return true;
 }
@@ -227,7 +198,7 @@ void SessionLock::release() {
   if (--count_ > 0) return;
   const std::string context = "postgres: SessionLock(\"" + name_ + "\").release";
   require_usable(conn_, context);
-  if (!must_run_bool(conn_, context, "SELECT pg_advisory_unlock($1::bigint)", key_)) {
+  if (!run_bool(conn_, context, "SELECT pg_advisory_unlock($1::bigint)", key_)) {
     throw LockLost(context + ": the session no longer held the lock (its advisory locks were dropped)");
   }
 }

@@ -14,6 +14,7 @@
 
 #include "baton/error.hpp"
 #include "baton/postgres.hpp"
+#include "caller_connection.hpp"
 #include "connection.hpp"
 #include "sql.hpp"
 
@@ -22,36 +23,13 @@ namespace {
 
 using detail::quote_ident;
 using detail::Result;
+using detail::exec_on_caller;
 
 // The SQLSTATE baton_fence() raises for a stale token; its DETAIL is the
 // highest admitted token.
 constexpr const char* stale_sqlstate = "BF001";
 // The dollar-quote tag of the function body; a schema name may not hold it.
 constexpr const char* body_tag = "$baton_fence$";
-
-std::string describe(PGconn* conn) {
-  const char* host = PQhost(conn);
-  const char* port = PQport(conn);
-  const char* db = PQdb(conn);
-  return std::string("postgres ") + (host ? host : "") + ":" + (port ? port : "") + "/" + (db ? db : "");
-}
-
-// Runs `sql` with text parameters; returns the result of a success, raises
-// through the backend's one translation otherwise (the caller that expects
-// a particular failure passes `expected` and gets that result back).
-Result exec(PGconn* conn, const std::string& sql, const std::vector<std::string>& params, const std::string& doing,
-            const char* expected = nullptr) {
-  std::vector<const char*> values;
-  for (const auto& p : params) values.push_back(p.c_str());
-  Result r(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                        nullptr, 0));
-  const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-  if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return r;
-  const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
-  const std::string sqlstate = state ? state : "";
-  if (expected != nullptr && sqlstate == expected) return r;
-  detail::raise_sqlstate(describe(conn) + ": " + doing, sqlstate, r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn));
-}
 
 // The function: check and record in one upsert. In READ COMMITTED the
 // upsert locks the resource's row (waiting for a transaction that holds it)
@@ -85,20 +63,20 @@ void install_in_transaction(PGconn* conn, const std::string& schema) {
   const std::string key = std::to_string(advisory_key("__baton.fence-install"));
   // The caller's client_min_messages comes back afterwards; meanwhile the
   // "already exists, skipping" notices of a lost race stay off its screen.
-  auto saved = exec(conn,
+  auto saved = exec_on_caller(conn,
                     "SELECT current_setting('client_min_messages'), pg_advisory_xact_lock(" + key +
                         "), set_config('client_min_messages', 'warning', true)",
                     {}, "install fence");
   const std::string level = PQgetvalue(saved.get(), 0, 0);
-  exec(conn, "CREATE SCHEMA IF NOT EXISTS " + s, {}, "install fence");
-  exec(conn, "CREATE TABLE IF NOT EXISTS " + s + ".baton_fences (resource text PRIMARY KEY, token bigint NOT NULL)",
+  exec_on_caller(conn, "CREATE SCHEMA IF NOT EXISTS " + s, {}, "install fence");
+  exec_on_caller(conn, "CREATE TABLE IF NOT EXISTS " + s + ".baton_fences (resource text PRIMARY KEY, token bigint NOT NULL)",
        {}, "install fence");
-  exec(conn, function_sql(s), {}, "install fence");
-  exec(conn, "SELECT set_config('client_min_messages', $1, true)", {level}, "install fence");
+  exec_on_caller(conn, function_sql(s), {}, "install fence");
+  exec_on_caller(conn, "SELECT set_config('client_min_messages', $1, true)", {level}, "install fence");
 }
 
 bool installed(PGconn* conn, const std::string& schema) {
-  auto r = exec(conn, "SELECT to_regprocedure($1) IS NOT NULL", {quote_ident(schema) + ".baton_fence(text,bigint)"},
+  auto r = exec_on_caller(conn, "SELECT to_regprocedure($1) IS NOT NULL", {quote_ident(schema) + ".baton_fence(text,bigint)"},
                 "fence");
   return PQntuples(r.get()) == 1 && std::string(PQgetvalue(r.get(), 0, 0)) == "t";
 }
@@ -129,7 +107,7 @@ void fence(PGconn* conn, std::string_view resource, std::uint64_t token, std::st
   check_fence_arguments(conn, resource, token, schema);
   const std::string s(schema);
   if (!installed(conn, s)) install_in_transaction(conn, s);
-  auto r = exec(conn, "SELECT " + quote_ident(s) + ".baton_fence($1, $2)", {std::string(resource), std::to_string(token)},
+  auto r = exec_on_caller(conn, "SELECT " + quote_ident(s) + ".baton_fence($1, $2)", {std::string(resource), std::to_string(token)},
                 "fence", stale_sqlstate);
   if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) return;
   const char* detail = PQresultErrorField(r.get(), PG_DIAG_MESSAGE_DETAIL);
@@ -144,10 +122,10 @@ void install_fence(PGconn* conn, std::string_view schema) {
   if (status == PQTRANS_INTRANS) return install_in_transaction(conn, s);
   if (status != PQTRANS_IDLE)
     throw std::logic_error("baton::postgres::install_fence: the connection is busy or its transaction failed");
-  exec(conn, "BEGIN", {}, "install fence");
+  exec_on_caller(conn, "BEGIN", {}, "install fence");
   try {
     install_in_transaction(conn, s);
-    exec(conn, "COMMIT", {}, "install fence");
+    exec_on_caller(conn, "COMMIT", {}, "install fence");
   } catch (...) {
     Result(PQexec(conn, "ROLLBACK"));
     throw;
