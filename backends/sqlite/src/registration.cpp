@@ -34,8 +34,7 @@ BackendTraits traits(const Options& options, const nlohmann::json& section) {
   BackendTraits t;
   t.dead_waiter_bound = 5 * kit::or_default(options.heartbeat_interval, kit::default_heartbeat_interval);
   t.unreachable_section = section;
-  const std::filesystem::path path = options.path.empty() ? std::filesystem::path("baton.db") : options.path;
-  t.unreachable_section["path"] = (path.parent_path() / "no-such-directory" / "baton.db").string();
+  t.unreachable_section["path"] = (options.path.parent_path() / "no-such-directory" / "baton.db").string();
   return t;
 }
 
