@@ -51,6 +51,18 @@ bool held(baton::LockManager& m, const std::string& name) { return m.inspect(nam
 
 std::string fresh(std::string_view tag) { return "pg-" + std::string(tag) + "-" + random_hex(); }
 
+// `conn` (a URI or key=value DSN) with its sessions named `app` in
+// pg_stat_activity, so a test can find, count or end its own sessions only.
+std::string with_application_name(const std::string& conn, const std::string& app) {
+  if (conn.find("://") == std::string::npos) return conn + " application_name=" + app;
+  return conn + (conn.find('?') == std::string::npos ? "?" : "&") + "application_name=" + app;
+}
+
+// The FROM clause of the sessions named `app`.
+std::string sessions_of(const std::string& app) {
+  return "FROM pg_stat_activity WHERE application_name = '" + app + "'";
+}
+
 // A `baton run` holding `name` until killed, with its config in a temp dir
 // of its own. The constructor returns once `m` sees the lock held.
 struct CliHolder {
@@ -193,7 +205,8 @@ TEST_CASE("a try_acquire that finds the lock taken leaves its pooled session usa
   // the lease, and the next lock to take it would fail with
   // BackendUnavailable on a healthy server (found by the conformance torture
   // case).
-  auto m = manager();
+  const std::string app = "baton-try-idle-" + random_hex();
+  auto m = manager(with_application_name(dsn(), app));
   const auto name = fresh("try-idle");
   baton::LockOptions short_lease;
   short_lease.ttl = 300ms;
@@ -202,9 +215,14 @@ TEST_CASE("a try_acquire that finds the lock taken leaves its pooled session usa
   auto other = m.lock(name, short_lease);
   CHECK_FALSE(other.try_acquire());
   holder.release();
+  const std::string sessions = "SELECT count(*) " + sessions_of(app);
+  const auto before = query_value(sessions);
+  REQUIRE(before != "0");
   std::this_thread::sleep_for(800ms);
-  // Both pooled sessions in use at once, one of them the try's; a
-  // try_acquire, unlike a waiting acquire, does not retry on a dead session.
+  // Both pooled sessions are alive past the try's lease (a try_acquire
+  // retries once on an ended session, which would hide their loss from the
+  // calls below), and serve at once.
+  CHECK(query_value(sessions) == before);
   auto a = m.lock(fresh("try-idle-a"));
   auto b = m.lock(fresh("try-idle-b"));
   bool a_took = false, b_took = false;
@@ -212,6 +230,25 @@ TEST_CASE("a try_acquire that finds the lock taken leaves its pooled session usa
   CHECK_NOTHROW(b_took = b.try_acquire());
   CHECK(a_took);
   CHECK(b_took);
+}
+
+TEST_CASE("a try_acquire on a pooled session that the server ended takes a new session") {
+  // The sessions of this manager alone carry `app`, so ending them leaves
+  // the tests running beside this one alone.
+  const std::string app = "baton-ended-" + random_hex();
+  auto m = manager(with_application_name(dsn(), app));
+  const auto name = fresh("try-ended");
+  auto first = m.lock(name);
+  REQUIRE(first.try_acquire());
+  first.release();  // its session goes back to the pool
+  const std::string ours = sessions_of(app);
+  REQUIRE(query_value("SELECT count(*) " + ours) != "0");
+  query_value("SELECT count(pg_terminate_backend(pid)) " + ours);
+  REQUIRE(eventually(5s, [&] { return query_value("SELECT count(*) " + ours) == "0"; }));
+  auto second = m.lock(name);
+  bool took = false;
+  CHECK_NOTHROW(took = second.try_acquire());
+  CHECK(took);
 }
 
 TEST_CASE("a SIGKILLed holder frees the lock in well under a second") {

@@ -37,6 +37,8 @@ class PostgresBackend final : public Backend {
   std::unique_ptr<Connection> take_connection() { return pool_.take(); }
   // Keeps `c` for reuse unless it is broken or the pool is full.
   void give_back(std::unique_ptr<Connection> c) { pool_.give_back(std::move(c)); }
+  // Closes every idle session (one of them was found ended by the server).
+  void drop_idle_connections() { pool_.clear(); }
 
   Clock::time_point command_deadline() const;
   std::chrono::milliseconds command_timeout() const;

@@ -31,10 +31,15 @@ std::optional<std::uint64_t> PostgresLock::try_acquire(milliseconds ttl) {
 // by a proxy, a stale pooled connection) had its place in the server's queue
 // taken away with the session: it reconnects and queues again until its
 // deadline, giving up with BackendUnavailable only when the server stays
-// unreachable for a whole connect timeout. A server that cannot be reached
-// at the first attempt fails at once, within the connect timeout (§1.12).
+// unreachable for a whole connect timeout. A try whose session fails has one
+// more attempt on a new session, the idle ones dropped: a pooled session the
+// server ended (restart, idle timeout, proxy) says nothing of the server now,
+// and its idle siblings most likely ended with it. A server that cannot be
+// reached at the first attempt fails at once, within the connect timeout
+// (§1.12).
 std::optional<std::uint64_t> PostgresLock::take(const Attempt& attempt) {
   Clock::time_point give_up = Clock::time_point::min();
+  bool try_retried = false;
   for (;;) {
     bool connected = false;
     try {
@@ -44,7 +49,13 @@ std::optional<std::uint64_t> PostgresLock::take(const Attempt& attempt) {
     } catch (const BackendUnavailable&) {
       conn_.reset();
       const auto now = Clock::now();
-      if (!attempt.wait || attempt.stop.stop_requested()) throw;
+      if (attempt.stop.stop_requested()) throw;
+      if (!attempt.wait) {
+        if (!connected || try_retried) throw;
+        try_retried = true;
+        backend_->drop_idle_connections();
+        continue;
+      }
       if (connected && give_up == Clock::time_point::min()) {
         give_up = kit::saturating_add(now, backend_->connect_timeout());
       }
