@@ -12,75 +12,16 @@
 #include "baton/error.hpp"
 #include "baton/lock_manager.hpp"
 #include "baton/lock_set.hpp"
+#include "fake_backend.hpp"
+
+using baton::test::FakeBackend;
+using baton::test::FakeStore;
 
 namespace {
 
-// One store, no waiting: names in `fail_acquire` throw on acquire, names in
-// `fail_release` throw on release.
-struct FailingStore {
-  std::mutex mu;
-  std::map<std::string, std::string> holder;  // name -> owner id
-  std::set<std::string> fail_acquire, fail_release;
-  std::uint64_t next_token = 1;
-};
-
-class FailingLock final : public baton::BackendLock {
- public:
-  FailingLock(std::shared_ptr<FailingStore> store, std::string name, std::string owner)
-      : store_(std::move(store)), name_(std::move(name)), owner_(std::move(owner)) {}
-  std::optional<std::uint64_t> acquire(baton::Clock::time_point, std::chrono::milliseconds ttl,
-                                       std::stop_token) override {
-    return try_acquire(ttl);
-  }
-  std::optional<std::uint64_t> try_acquire(std::chrono::milliseconds) override {
-    std::lock_guard lock(store_->mu);
-    if (store_->fail_acquire.count(name_) != 0) throw baton::BackendUnavailable("fake: acquire " + name_);
-    if (store_->holder.count(name_) != 0) return std::nullopt;
-    store_->holder[name_] = owner_;
-    return store_->next_token++;
-  }
-  bool renew(std::chrono::milliseconds) override { return true; }
-  bool release() override {
-    std::lock_guard lock(store_->mu);
-    if (store_->fail_release.count(name_) != 0) throw baton::BackendUnavailable("fake: release " + name_);
-    auto it = store_->holder.find(name_);
-    const bool mine = it != store_->holder.end() && it->second == owner_;
-    if (mine) store_->holder.erase(it);
-    return mine;
-  }
-
- private:
-  std::shared_ptr<FailingStore> store_;
-  std::string name_, owner_;
-};
-
-class FailingBackend final : public baton::Backend {
- public:
-  explicit FailingBackend(std::shared_ptr<FailingStore> store) : store_(std::move(store)) {}
-  std::string_view kind() const noexcept override { return "failing"; }
-  std::unique_ptr<baton::BackendLock> open(std::string_view name, const baton::Owner& owner) override {
-    return std::make_unique<FailingLock>(store_, std::string(name), owner.id);
-  }
-  baton::LockInfo inspect(std::string_view name) override {
-    std::lock_guard lock(store_->mu);
-    baton::LockInfo info;
-    info.name = name;
-    info.held = store_->holder.count(std::string(name)) != 0;
-    return info;
-  }
-  std::vector<baton::LockInfo> list() override { return {}; }
-  bool clear(std::string_view name) override {
-    std::lock_guard lock(store_->mu);
-    return store_->holder.erase(std::string(name)) != 0;
-  }
-
- private:
-  std::shared_ptr<FailingStore> store_;
-};
-
 struct Fixture {
-  std::shared_ptr<FailingStore> store = std::make_shared<FailingStore>();
-  baton::LockManager manager{std::make_shared<FailingBackend>(store)};
+  std::shared_ptr<FakeStore> store = std::make_shared<FakeStore>();
+  baton::LockManager manager{std::make_shared<FakeBackend>(store)};
 
   std::size_t held() {
     std::lock_guard lock(store->mu);
