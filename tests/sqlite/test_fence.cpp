@@ -18,6 +18,7 @@
 #include "baton/lock_manager.hpp"
 #include "baton/sqlite.hpp"
 #include "baton/sqlite_fence.hpp"
+#include "raw_sqlite.hpp"
 #include "test_support.hpp"
 
 using namespace baton::test;
@@ -25,81 +26,47 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A connection of the test's own to `path`. Not copyable.
-struct Db {
-  sqlite3* db = nullptr;
-  explicit Db(const fs::path& path) {
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    sqlite3_busy_timeout(db, 10000);
+// fence() in a transaction of its own on `db`, committed when admitted and
+// rolled back when not.
+void fenced(RawSqlite& db, std::string_view resource, std::uint64_t token) {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    baton::sqlite::fence(db.db, resource, token);
+  } catch (...) {
+    db.exec("ROLLBACK");
+    throw;
   }
-  Db(const Db&) = delete;
-  Db& operator=(const Db&) = delete;
-  ~Db() { sqlite3_close(db); }
-  // Runs `sql`; returns SQLite's result code (its message in `error`).
-  int run(const std::string& sql, std::string* error = nullptr) {
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-    if (error != nullptr && err != nullptr) *error = err;
-    sqlite3_free(err);
-    return rc;
-  }
-  void exec(const std::string& sql) {
-    std::string error;
-    INFO(sql << ": " << error);
-    REQUIRE(run(sql, &error) == SQLITE_OK);
-  }
-  // The first column of the first row as text ("" without a row).
-  std::string text(const std::string& sql) {
-    sqlite3_stmt* stmt = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
-    std::string v;
-    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr)
-      v = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    sqlite3_finalize(stmt);
-    return v;
-  }
-  // fence() in a transaction of its own, committed when admitted and rolled
-  // back when not.
-  void fenced(std::string_view resource, std::uint64_t token) {
-    exec("BEGIN IMMEDIATE");
-    try {
-      baton::sqlite::fence(db, resource, token);
-    } catch (...) {
-      exec("ROLLBACK");
-      throw;
-    }
-    exec("COMMIT");
-  }
-};
+  db.exec("COMMIT");
+}
 
 struct Fresh {
   TempDir dir{"baton-fence"};
-  Db db{dir / "data.db"};
+  RawSqlite db{dir / "data.db"};
 };
 
 }  // namespace
 
 TEST_CASE_METHOD(Fresh, "the first write of a resource is admitted, and its token recorded") {
-  db.fenced("r", 5);
+  fenced(db, "r", 5);
   CHECK(db.text("SELECT token FROM baton_fences WHERE resource = 'r'") == "5");
 }
 
 TEST_CASE_METHOD(Fresh, "an equal token is admitted: one holder writes twice") {
-  db.fenced("r", 5);
-  CHECK_NOTHROW(db.fenced("r", 5));
+  fenced(db, "r", 5);
+  CHECK_NOTHROW(fenced(db, "r", 5));
   CHECK(db.text("SELECT token FROM baton_fences WHERE resource = 'r'") == "5");
 }
 
 TEST_CASE_METHOD(Fresh, "a higher token is admitted and becomes the highest") {
-  db.fenced("r", 5);
-  db.fenced("r", 9);
+  fenced(db, "r", 5);
+  fenced(db, "r", 9);
   CHECK(db.text("SELECT token FROM baton_fences WHERE resource = 'r'") == "9");
 }
 
 TEST_CASE_METHOD(Fresh, "a lower token raises StaleToken naming resource, token and highest") {
-  db.fenced("r", 9);
+  fenced(db, "r", 9);
   try {
-    db.fenced("r", 5);
+    fenced(db, "r", 5);
     FAIL("a lower token was admitted");
   } catch (const baton::StaleToken& stale) {
     CHECK(stale.resource() == "r");
@@ -109,14 +76,14 @@ TEST_CASE_METHOD(Fresh, "a lower token raises StaleToken naming resource, token 
   }
   CHECK(db.text("SELECT token FROM baton_fences WHERE resource = 'r'") == "9");
   // Resources are fenced independently; the empty name is one too.
-  CHECK_NOTHROW(db.fenced("other", 1));
-  CHECK_NOTHROW(db.fenced(std::string_view(), 3));
-  CHECK_THROWS_AS(db.fenced("", 2), baton::StaleToken);
+  CHECK_NOTHROW(fenced(db, "other", 1));
+  CHECK_NOTHROW(fenced(db, std::string_view(), 3));
+  CHECK_THROWS_AS(fenced(db, "", 2), baton::StaleToken);
 }
 
 TEST_CASE_METHOD(Fresh, "StaleToken is a baton::Error") {
-  db.fenced("r", 9);
-  CHECK_THROWS_AS(db.fenced("r", 8), baton::Error);
+  fenced(db, "r", 9);
+  CHECK_THROWS_AS(fenced(db, "r", 8), baton::Error);
 }
 
 TEST_CASE_METHOD(Fresh, "outside a transaction fence() is a logic_error and writes nothing") {
@@ -132,7 +99,7 @@ TEST_CASE_METHOD(Fresh, "token 0 (a lock that holds nothing) is refused") {
 
 TEST_CASE_METHOD(Fresh, "a refused write rolls back with the caller's transaction") {
   db.exec("CREATE TABLE data(v TEXT)");
-  db.fenced("r", 9);
+  fenced(db, "r", 9);
   db.exec("BEGIN IMMEDIATE");
   db.exec("INSERT INTO data VALUES('late')");
   CHECK_THROWS_AS(baton::sqlite::fence(db.db, "r", 3), baton::StaleToken);
@@ -153,7 +120,7 @@ TEST_CASE_METHOD(Fresh, "concurrent fences from 8 threads never admit a lower to
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
-      Db mine(dir / "data.db");
+      RawSqlite mine(dir / "data.db");
       std::mt19937_64 rng(static_cast<std::uint64_t>(t) + 1);
       std::uniform_int_distribution<std::uint64_t> pick(1, 1000);
       for (int i = 0; i < rounds; ++i) {
@@ -198,7 +165,7 @@ TEST_CASE("a holder paused past its lease cannot overwrite the next holder's wri
   TempDir dir("baton-fence-classic");
   const auto lock_db = dir / "locks.db";
   const auto data_db = dir / "data.db";
-  Db data(data_db);
+  RawSqlite data(data_db);
   data.exec("CREATE TABLE account(owner TEXT, token INTEGER); INSERT INTO account VALUES('nobody', 0);"
             "CREATE TABLE journal(who TEXT, token INTEGER)");
   baton::sqlite::Options options;

@@ -22,11 +22,13 @@
 #include "baton/error.hpp"
 #include "baton/lock_manager.hpp"
 #include "baton/sqlite.hpp"
+#include "raw_sqlite.hpp"
 #include "test_support.hpp"
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using baton::Clock;
+using baton::test::RawSqlite;
 
 namespace {
 
@@ -54,43 +56,6 @@ baton::sqlite::Options options_for(const fs::path& db) {
 struct FreshDb {
   TempDir dir;
   std::shared_ptr<baton::Backend> backend = baton::sqlite::make_backend(options_for(dir.db()));
-};
-
-// A raw connection for peeking and poking. Not copyable.
-struct Raw {
-  sqlite3* db = nullptr;
-  explicit Raw(const fs::path& path) {
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-  }
-  Raw(const Raw&) = delete;
-  Raw& operator=(const Raw&) = delete;
-  ~Raw() { sqlite3_close(db); }
-  void exec(const std::string& sql) {
-    char* err = nullptr;
-    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-    INFO(sql << ": " << (err ? err : ""));
-    sqlite3_free(err);
-    REQUIRE(rc == SQLITE_OK);
-  }
-  // First column of the first row as int64 (0 without a row; -1 for NULL).
-  std::int64_t scalar(const std::string& sql) {
-    sqlite3_stmt* stmt = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
-    std::int64_t v = 0;
-    if (sqlite3_step(stmt) == SQLITE_ROW) v = sqlite3_column_type(stmt, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
-    return v;
-  }
-  std::string text(const std::string& sql) {
-    sqlite3_stmt* stmt = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
-    std::string v;
-    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr)
-      v = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    sqlite3_finalize(stmt);
-    return v;
-  }
 };
 
 std::int64_t boottime_ns() {
@@ -133,7 +98,7 @@ pid_t fork_waiter(const baton::sqlite::Options& opts, const char* name, const ch
 
 TEST_CASE_METHOD(FreshDb, "a new database file gets the schema in WAL mode") {
   REQUIRE(fs::exists(dir.db()));
-  Raw raw(dir.db());
+  RawSqlite raw(dir.db());
   CHECK(raw.text("PRAGMA journal_mode") == "wal");
   for (const char* table : {"baton_meta", "baton_waiters", "baton_holders"}) {
     CHECK(raw.scalar(std::string("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='") + table + "'") == 1);
@@ -154,7 +119,7 @@ TEST_CASE("opening a set-up file takes no write lock; a file that needs set-up w
   opts.busy_timeout = 300ms;
   opts.boot_id = "boot-one";
   { auto first = baton::sqlite::make_backend(opts); }
-  Raw raw(dir.db());
+  RawSqlite raw(dir.db());
   raw.exec("BEGIN IMMEDIATE");
 
   SECTION("ready: opens at once, and reads while the writer goes on") {
@@ -168,17 +133,17 @@ TEST_CASE("opening a set-up file takes no write lock; a file that needs set-up w
     CHECK_THROWS_AS(baton::sqlite::make_backend(opts), baton::BackendUnavailable);
     raw.exec("ROLLBACK");
     auto backend = baton::sqlite::make_backend(opts);
-    CHECK(Raw(dir.db()).text("SELECT value FROM baton_meta WHERE key='boot_id'") == "boot-two");
+    CHECK(RawSqlite(dir.db()).text("SELECT value FROM baton_meta WHERE key='boot_id'") == "boot-two");
   }
   SECTION("a ticket counter deleted by hand is recreated, under the write lock") {
     raw.exec("DELETE FROM baton_holders WHERE name = CAST('__baton.ticket' AS BLOB)");
     raw.exec("COMMIT");
-    Raw writer(dir.db());
+    RawSqlite writer(dir.db());
     writer.exec("BEGIN IMMEDIATE");
     CHECK_THROWS_AS(baton::sqlite::make_backend(opts), baton::BackendUnavailable);
     writer.exec("ROLLBACK");
     auto backend = baton::sqlite::make_backend(opts);
-    CHECK(Raw(dir.db()).scalar("SELECT count(*) FROM baton_holders WHERE name = CAST('__baton.ticket' AS BLOB)") == 1);
+    CHECK(RawSqlite(dir.db()).scalar("SELECT count(*) FROM baton_holders WHERE name = CAST('__baton.ticket' AS BLOB)") == 1);
   }
 }
 
@@ -186,7 +151,7 @@ TEST_CASE("a newer schema version is refused, not misread") {
   TempDir dir;
   { auto backend = baton::sqlite::make_backend(options_for(dir.db())); }
   {
-    Raw raw(dir.db());
+    RawSqlite raw(dir.db());
     raw.exec("UPDATE baton_meta SET value='99' WHERE key='schema_version'");
   }
   CHECK_THROWS_AS(baton::sqlite::make_backend(options_for(dir.db())), baton::BackendError);
@@ -198,7 +163,7 @@ TEST_CASE("a version 1 file keeps its tokens growing when opened by this version
   // counter at 5000 and a live grant) must go on above its old tokens.
   TempDir dir;
   {
-    Raw raw(dir.db());
+    RawSqlite raw(dir.db());
     raw.exec(
         "PRAGMA journal_mode=WAL;"
         "CREATE TABLE baton_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
@@ -218,7 +183,7 @@ TEST_CASE("a version 1 file keeps its tokens growing when opened by this version
   REQUIRE(token.has_value());
   CHECK(*token == 5001);
   CHECK(a->release());
-  Raw raw(dir.db());
+  RawSqlite raw(dir.db());
   CHECK(raw.text("SELECT value FROM baton_meta WHERE key='schema_version'") == "3");
   // Deleting the counter row by hand loses the count (version 3 keeps no
   // other: version 1's sqlite_sequence goes with its waiters table), so
@@ -239,7 +204,7 @@ TEST_CASE("a version 2 file is rebuilt as version 3 with its queue in order") {
   TempDir dir;
   const auto far = std::to_string(boottime_ns() + 600'000'000'000);
   {
-    Raw raw(dir.db());
+    RawSqlite raw(dir.db());
     raw.exec(
         "PRAGMA journal_mode=WAL;"
         "CREATE TABLE baton_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
@@ -262,7 +227,7 @@ TEST_CASE("a version 2 file is rebuilt as version 3 with its queue in order") {
   auto opts = options_for(dir.db());
   opts.boot_id = "test-boot";
   auto backend = baton::sqlite::make_backend(opts);
-  Raw raw(dir.db());
+  RawSqlite raw(dir.db());
   CHECK(raw.text("SELECT value FROM baton_meta WHERE key='schema_version'") == "3");
   CHECK(raw.scalar("SELECT count(*) FROM pragma_table_info('baton_waiters') WHERE pk > 0") == 2);
   CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name IN ('baton_waiters_by_name', 'baton_waiters_v2')") == 0);
@@ -333,7 +298,7 @@ TEST_CASE("tokens strictly increase across names, deletes, clear and reopen") {
     CHECK(c->release());
   }
   {
-    Raw raw(dir.db());
+    RawSqlite raw(dir.db());
     CHECK(raw.scalar("SELECT count(*) FROM baton_waiters") == 0);
     CHECK(raw.scalar("SELECT count(*) FROM baton_holders WHERE name <> CAST('__baton.ticket' AS BLOB)") == 0);
   }
@@ -378,7 +343,7 @@ TEST_CASE("a simulated reboot voids old leases and moves tokens 2^32 ahead") {
   auto again = third->open("job", owner("third"))->try_acquire(30s);
   REQUIRE(again.has_value());
   CHECK(*again == *new_token + 1);
-  Raw raw(dir.db());
+  RawSqlite raw(dir.db());
   CHECK(raw.scalar("SELECT count(*) FROM baton_holders WHERE name = CAST('__baton.ticket' AS BLOB)") == 1);
 }
 
@@ -400,7 +365,7 @@ TEST_CASE_METHOD(FreshDb, "leases are kept on CLOCK_BOOTTIME, not the wall clock
   auto before = boottime_ns();
   REQUIRE(lock->acquire(Clock::now() + 1s, 10s, {}));
   auto after = boottime_ns();
-  Raw raw(dir.db());
+  RawSqlite raw(dir.db());
   auto expires = raw.scalar("SELECT expires_at FROM baton_holders WHERE name = CAST('clock' AS BLOB)");
   // The stored expiry is boottime + ttl in ns, nowhere near wall-clock time
   // (which is ~1.7e18 ns since 1970), so a wall-clock step cannot move it.
@@ -445,7 +410,7 @@ TEST_CASE("a database locked by another writer: waited out, or BackendUnavailabl
   auto lock = backend->open("busy", owner("o"));
 
   SECTION("longer than busy_timeout") {
-    Raw raw(dir.db());
+    RawSqlite raw(dir.db());
     raw.exec("BEGIN IMMEDIATE");
     auto took = elapsed([&] {
       try {
@@ -465,7 +430,7 @@ TEST_CASE("a database locked by another writer: waited out, or BackendUnavailabl
     CHECK(lock->release());
   }
   SECTION("shorter than busy_timeout") {
-    Raw raw(dir.db());
+    RawSqlite raw(dir.db());
     raw.exec("BEGIN IMMEDIATE");
     std::thread unlocker([&] {
       std::this_thread::sleep_for(150ms);
@@ -483,7 +448,7 @@ TEST_CASE("a database locked by another writer: waited out, or BackendUnavailabl
     patient.busy_timeout = 5s;
     auto patient_backend = baton::sqlite::make_backend(patient);
     auto patient_lock = patient_backend->open("busy", owner("p"));
-    Raw raw(dir.db());
+    RawSqlite raw(dir.db());
     raw.exec("BEGIN IMMEDIATE");
     std::optional<std::uint64_t> token{1};
     auto took = elapsed([&] { token = patient_lock->acquire(Clock::now() + 200ms, 30s, {}); });
@@ -506,7 +471,7 @@ TEST_CASE("a waiter whose heartbeat stopped is pruned, a live one is not") {
   SECTION("stale heartbeat") {
     // A waiter of another host (so no pid check) that stops beating 300 ms
     // from now, queued ahead of `next`.
-    Raw raw(dir.db());
+    RawSqlite raw(dir.db());
     raw.exec(next_ticket_sql);
     raw.exec("INSERT INTO baton_waiters(name, ticket, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, heartbeat_deadline) "
              "VALUES(CAST('q' AS BLOB), " + ticket_sql + ", 'ghost', 'elsewhere', 1, 1, NULL, 'pid:[elsewhere]', 'test-boot', " +
@@ -535,7 +500,7 @@ TEST_CASE("a waiter whose heartbeat stopped is pruned, a live one is not") {
       REQUIRE(n > 0);
       ns.assign(buffer, static_cast<std::size_t>(n));
     }
-    Raw raw(dir.db());
+    RawSqlite raw(dir.db());
     raw.exec(next_ticket_sql);
     raw.exec("INSERT INTO baton_waiters(name, ticket, owner, host, pid, proc_pid, proc_start, pid_ns, boot_id, heartbeat_deadline) "
              "VALUES(CAST('q' AS BLOB), " + ticket_sql + ", 'gone', 'test-host', " + std::to_string(child) + ", " + std::to_string(child) +
@@ -610,7 +575,7 @@ TEST_CASE_METHOD(FreshDb, "a timed-out or stopped acquire leaves no row") {
   took = elapsed([&] { CHECK_FALSE(waiter->acquire(Clock::now() + 10s, 30s, stop.get_token())); });
   stopper.join();
   CHECK(took < 1s);
-  Raw raw(dir.db());
+  RawSqlite raw(dir.db());
   CHECK(raw.scalar("SELECT count(*) FROM baton_waiters") == 0);
   CHECK(backend->inspect("t").waiters == 0);
   CHECK(holder->release());
@@ -630,7 +595,7 @@ TEST_CASE("waiters that post their row: one that gives up or dies leaves nothing
   auto backend = baton::sqlite::make_backend(opts);
   auto holder = backend->open("j", owner("holder"));
   REQUIRE(holder->acquire(Clock::now() + 1s, 30s, {}));
-  Raw raw(dir.db());
+  RawSqlite raw(dir.db());
   const auto waiter = [&](const char* who, std::chrono::milliseconds patience, int report) {
     return fork_waiter(opts, "j", who, patience, report);
   };
@@ -748,7 +713,7 @@ TEST_CASE("a release hands the lock to the first waiter and one that gave up pas
     REQUIRE(next_got.has_value());
     CHECK(backend->inspect("h").owner == "next");
     CHECK(next->release());
-    Raw raw(dir.db());
+    RawSqlite raw(dir.db());
     CHECK(raw.scalar("SELECT count(*) FROM baton_waiters") == 0);
   }
   close(result[0]);
