@@ -13,6 +13,12 @@ int cmd_handoff(int depth, int rounds, int hold_us);
 int cmd_contention(int procs, double seconds);
 int cmd_many_names(int names);
 
+// lock_set.cpp: a LockSet of three names against three single Locks.
+int cmd_lock_set(int runs, int iters);
+
+// fence.cpp: a write with and without the stale-write check at the resource.
+int cmd_fence(int runs, int iters);
+
 // handoff_floor.cpp and contention_floor.cpp: the bare primitives.
 int cmd_handoff_floor(const std::string& measure, int depth, int rounds, int hold_us);
 int cmd_contention_floor(int procs, double seconds, int writes);

@@ -89,6 +89,47 @@ def readme_block(res):
     return "\n".join(out) + "\n"
 
 
+# The rows of results.md's lock-set and fenced-write table: (label, measure,
+# key (or a function of the measure's figures), format). Every ratio is to a
+# figure of the same run.
+LOCK_SET_FENCE_ROWS = [
+    ("lock set of 3: acquire+release p50 (us)", "lock_set", "set_us_p50", "%.1f"),
+    ("3 single locks, one after another: p50 (us)", "lock_set", "singles_us_p50", "%.1f"),
+    ("floor pair x3 p50 (us)", "lock_set", "floor3_us_p50", "%.1f"),
+    ("lock set / 3 singles", "lock_set", "set_to_singles", "%.2f"),
+    ("lock set / floor x3", "lock_set", "set_to_floor3", "%.2f"),
+    ("3 singles / floor x3", "lock_set", "singles_to_floor3", "%.2f"),
+    ("plain write p50 (us)", "fence", "plain_us_p50", "%.1f"),
+    ("Redis: the same SET by EVALSHA p50 (us)", "fence", "plain_eval_us_p50", "%.1f"),
+    ("fenced write p50 (us)", "fence", "fenced_us_p50", "%.1f"),
+    ("fenced / plain", "fence", "fenced_to_plain", "%.2f"),
+    ("fence's added cost p50 (us)", "fence", "fenced_added_us", "%.1f"),
+    ("Redis: fenced / the same SET by EVALSHA", "fence", lambda f: f["fenced_us_p50"] / f["plain_eval_us_p50"], "%.2f"),
+    ("PostgreSQL: fenced by SELECT baton_fence() p50 (us)", "fence", "fenced_sql_us_p50", "%.1f"),
+    ("PostgreSQL: SELECT baton_fence() / plain", "fence", "fenced_sql_to_plain", "%.2f"),
+]
+
+
+def lock_set_fence_md(B, names):
+    """results.md's section on lock sets and fenced writes (none when
+    neither was measured)."""
+    if not any("lock_set" in B[n] or "fence" in B[n] for n in names):
+        return []
+    md = ["## Lock sets and fenced writes", "", "| measure | " + " | ".join(names) + " |",
+          "|---|" + "---:|" * len(names)]
+    for label, measure, key, fmt in LOCK_SET_FENCE_ROWS:
+        md.append(table_row(label, names, B, lambda b, m=measure, k=key: k(b[m]) if callable(k) else b[m][k], fmt))
+    md += ["", "Lock set: a `LockSet` of 3 names acquired and released, against 3 single `Lock`s of the same names "
+           "acquired and released one after another and against the floor's pair (see above) 3 times, in "
+           "alternating runs on one manager; p50 medians over the runs. Fenced write: one write transaction "
+           "bumping a row (Redis: one `SET`) with the stale-write check of baton's fence and without it (plain, "
+           "the raw primitive), on the data's own connection, alternating; SQLite `fence()` in `BEGIN IMMEDIATE` "
+           "... `COMMIT`, PostgreSQL `fence()` (or `SELECT baton.baton_fence($1, $2)`) in `BEGIN` ... `COMMIT`, "
+           "Redis `Fence::set()` against `SET` and an `EVALSHA` of a script making the same `SET`. Client on "
+           "CPU 0, servers on the last CPU, as for the uncontended measure.", ""]
+    return md
+
+
 def machine():
     cpu = "unknown"
     try:
@@ -238,6 +279,8 @@ def main():
                 add(b, "fairness_max_min_by_procs", p, r["fairness_max_min"])
                 add(b, "contention_runs_by_procs", p, 1)
                 b["contention_seconds"] = r["seconds"]
+            elif r.get("measure") in ("lock_set", "fence"):
+                b[r["measure"]] = {k: v for k, v in r.items() if k not in ("backend", "measure")}
             elif "many_names_us_p50" in r:
                 b["many_names_us_p50"] = r["many_names_us_p50"]
                 b["many_names_us_p99"] = r["many_names_us_p99"]
@@ -354,6 +397,7 @@ def main():
                "| fairness max/min, 8 procs | %s | %s |" % (
                    cell(rb.get("fairness_max_min_by_procs", {}).get("8"), "%.2f"),
                    cell(p.get("fairness_max_min_8procs"), "%.2f")), ""]
+    md += lock_set_fence_md(B, names)
     md += ["## Targets", "", "| backend | target | measured | result |", "|---|---|---:|---|"]
     for n in names:
         for t in B[n]["targets"]:

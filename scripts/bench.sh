@@ -15,7 +15,10 @@
 # drop below this before measuring; 0.8), BATON_BENCH_BACKENDS ("sqlite
 # postgres redis"), BATON_BENCH_NAMES (many-names fill, 100000),
 # BATON_BENCH_REPEATS (runs of each hand-off and contention measure, 3;
-# results.json has the median of each figure over the runs).
+# results.json has the median of each figure over the runs),
+# BATON_BENCH_ONLY (the parts to run, space separated, of: uncontended
+# many_names lock_set fence handoff_contention peer; all when unset; a
+# partial run writes results.json and results.md, no plots).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +30,7 @@ out=$build/bench
 : "${BATON_BENCH_BACKENDS:=sqlite postgres redis}"
 : "${BATON_BENCH_NAMES:=100000}"
 : "${BATON_BENCH_REPEATS:=3}"
+: "${BATON_BENCH_ONLY:=}"
 : "${BATON_PG_PORT:=54339}"
 : "${BATON_REDIS_PORT:=63809}"
 : "${BATON_PG_MAX_CONNECTIONS:=1200}"  # 500 queued waiters, each a connection
@@ -69,6 +73,7 @@ load_start=$(load1)
 echo "bench: measuring at load average $load_start"
 
 # ---- measures --------------------------------------------------------------------
+want() { [[ -z $BATON_BENCH_ONLY || " $BATON_BENCH_ONLY " == *" $1 "* ]]; }
 suite=$out/bench_suite
 raw=$out/raw.jsonl
 run() {  # run TIMEOUT ARGS...: one JSON line into raw.jsonl; a failure is recorded, not fatal
@@ -102,16 +107,21 @@ for b in $BATON_BENCH_BACKENDS; do
   [[ $b == postgres && -z ${BATON_TEST_PG_DSN:-} ]] && continue
   [[ $b == redis && -z ${BATON_TEST_REDIS_URL:-} ]] && continue
   ((ncpu > 1)) && pin_servers "$server_cpu"
-  run 120 "${pin[@]}" "$suite" "$b" uncontended 9 2000
-  if ((ncpu > 1)) && [[ $b != sqlite ]]; then
+  want uncontended && run 120 "${pin[@]}" "$suite" "$b" uncontended 9 2000
+  if want uncontended && ((ncpu > 1)) && [[ $b != sqlite ]]; then
     echo "bench: $b uncontended, client and server on one CPU" >&2
     line=$(timeout 120 taskset -c "$server_cpu" "$suite" "$b" uncontended 9 2000) && echo "{\"same_cpu\":$line}" | tee -a "$raw"
   fi
-  run 300 "${pin[@]}" "$suite" "$b" many_names "$BATON_BENCH_NAMES"
+  want many_names && run 300 "${pin[@]}" "$suite" "$b" many_names "$BATON_BENCH_NAMES"
+  # A lock set of 3 names against 3 single locks and the floor's pair x3;
+  # a write with and without the stale-write check at the resource.
+  want lock_set && run 120 "${pin[@]}" "$suite" "$b" lock_set 9 1000
+  want fence && run 120 "${pin[@]}" "$suite" "$b" fence 9 1000
   ((ncpu > 1)) && pin_servers "0-$((ncpu - 1))"
 done
 # Repeated whole (one backend's hand-offs, then its contention, then the
 # next backend's), so a slow spell of the VM spoils at most one run of each.
+want handoff_contention || BATON_BENCH_REPEATS=0
 for ((rep = 1; rep <= BATON_BENCH_REPEATS; rep++)); do
   echo "bench: hand-off and contention, run $rep of $BATON_BENCH_REPEATS" >&2
   for b in $BATON_BENCH_BACKENDS; do
@@ -166,7 +176,7 @@ for ((rep = 1; rep <= BATON_BENCH_REPEATS; rep++)); do
     fi
   done
 done
-if [[ -n ${BATON_TEST_REDIS_URL:-} ]]; then
+if want peer && [[ -n ${BATON_TEST_REDIS_URL:-} ]]; then
   echo "bench: redis-py peer" >&2
   # Its uncontended part pinned like baton's (the script pins itself to CPU
   # 0 with BATON_BENCH_PIN_CPU, and lets its 8 contention processes run free).
@@ -183,6 +193,10 @@ load_end=$(load1)
 # ---- results.json, results.md, plots -----------------------------------------------
 $PY "$root/bench/report.py" "$raw" "$out" \
   --load-start "$load_start" --load-end "$load_end" --seconds "$(($(date +%s) - began))"
-(cd "$out" && gnuplot "$out/plots.gp")
-echo "bench: wrote $out/results.json, $out/results.md and $(cd "$out" && ls ./*.png | tr '\n' ' ')"
+if [[ -z $BATON_BENCH_ONLY ]]; then
+  (cd "$out" && gnuplot "$out/plots.gp")
+  echo "bench: wrote $out/results.json, $out/results.md and $(cd "$out" && ls ./*.png | tr '\n' ' ')"
+else
+  echo "bench: wrote $out/results.json and $out/results.md ($BATON_BENCH_ONLY)"
+fi
 echo "bench: $(($(date +%s) - began)) s"
