@@ -3,7 +3,7 @@
 //   baton [--config PATH] run NAME... [--timeout SEC | --no-wait] [--ttl SEC] -- CMD [ARG...]
 //   baton [--config PATH] status NAME      # one JSON object
 //   baton [--config PATH] list             # one JSON object per line, each held lock
-//   baton [--config PATH] clear NAME       # force-release
+//   baton [--config PATH] clear [--resource] NAME  # force-release
 //   baton [--config PATH] conformance [--repeat N] [Catch2 args]  # the suite on this backend
 //   baton [--config PATH] backends         # one JSON object per available backend
 //
@@ -46,11 +46,11 @@ constexpr const char* usage_run =
     "usage: baton [--config PATH] run NAME... [--timeout SEC | --no-wait] [--ttl SEC] -- CMD [ARG...]";
 constexpr const char* usage_status = "usage: baton [--config PATH] status NAME";
 constexpr const char* usage_list = "usage: baton [--config PATH] list";
-constexpr const char* usage_clear = "usage: baton [--config PATH] clear NAME";
+constexpr const char* usage_clear = "usage: baton [--config PATH] clear [--resource] NAME";
 constexpr const char* usage_backends = "usage: baton [--config PATH] backends";
 constexpr const char* usage_any =
     "usage: baton [--config PATH] {run NAME... [--timeout SEC | --no-wait] [--ttl SEC] -- CMD [ARG...] "
-    "| status NAME | list | clear NAME | backends}  (see baton --help)";
+    "| status NAME | list | clear [--resource] NAME | backends}  (see baton --help)";
 
 // A usage error: the cause, then the usage line of the subcommand.
 struct UsageError {
@@ -67,6 +67,7 @@ struct Parsed {
   bool no_wait = false;
   std::optional<double> ttl;
   std::vector<std::string> run_extras;
+  bool resource = false;  // clear's --resource
 };
 
 struct App {
@@ -110,6 +111,8 @@ App make_app(Parsed& p) {
 
   a.clear = a.app->add_subcommand("clear", "free NAME whoever holds it; prints {\"name\":..,\"cleared\":..}");
   a.clear->add_option("NAME", p.name, "lock name")->required();
+  a.clear->add_flag("--resource", p.resource,
+                    "NAME is a resource lock's full name (__baton/KIND/NAME): required to clear one");
 
   a.backends = a.app->add_subcommand(
       "backends", "print one JSON object per available backend: built in or plugin, where from, config keys");
@@ -219,8 +222,28 @@ cli::RunArgs run_args(const Parsed& p, std::vector<std::string> command, bool ha
   return args;
 }
 
+// A name `status` shows: a user lock's, or a resource lock's full name
+// (docs/design.md §1.14: read-only commands show resource locks); other
+// reserved names are refused.
+void validate_status_name(const std::string& name) {
+  if (!baton::parse_resource_lock_name(name)) baton::validate_name(name);
+}
+
+// A name `clear` frees: a user lock's, or, only with --resource, a resource
+// lock's full name (docs/design.md §1.14).
+void validate_clear_name(const Parsed& p) {
+  const bool is_resource = baton::parse_resource_lock_name(p.name).has_value();
+  if (p.resource && !is_resource) {
+    throw UsageError{"--resource: NAME is not a resource lock name (__baton/KIND/NAME)", usage_clear};
+  }
+  if (!p.resource && is_resource) {
+    throw UsageError{"NAME is a resource lock (__baton/KIND/NAME); clear it with --resource", usage_clear};
+  }
+  if (!is_resource) baton::validate_name(p.name);
+}
+
 int status_command(const Parsed& p) {
-  baton::validate_name(p.name);
+  validate_status_name(p.name);
   auto manager = make_manager(p.config);
   std::string line = cli::info_json(manager.inspect(p.name));
   std::printf("%s\n", line.c_str());
@@ -242,7 +265,7 @@ int list_command(const Parsed& p) {
 }
 
 int clear_command(const Parsed& p) {
-  baton::validate_name(p.name);
+  validate_clear_name(p);
   auto manager = make_manager(p.config);
   bool cleared = manager.clear(p.name);
   nlohmann::ordered_json j;

@@ -45,6 +45,14 @@ LockManager::~LockManager() = default;
 
 Lock LockManager::lock(std::string name, LockOptions options) {
   validate_name(name);
+  return open_lock(std::move(name), std::move(options));
+}
+
+Lock LockManager::resource_lock(std::string_view kind, std::string_view name, LockOptions options) {
+  return open_lock(resource_lock_name(kind, name), std::move(options));
+}
+
+Lock LockManager::open_lock(std::string name, LockOptions options) {
   auto state = std::make_shared<detail::LockState>();
   state->ttl = kit::or_default(options.ttl, core_->default_ttl);
   state->auto_renew = options.auto_renew;

@@ -34,6 +34,7 @@ import batontest  # noqa: E402
 from batontest import check, hold, hold_cmd, let_go, parse_args, run_cases, server_or_skip, wait_for  # noqa: E402
 
 BATON = None
+RESOURCE_HOLDER = None  # --resource-holder: tests/cli/resource_holder.cpp
 BACKEND = "sqlite"
 BUILT_BACKENDS = ("sqlite", "postgres", "redis")  # --built-backends
 CASES = {}
@@ -871,14 +872,56 @@ def run_set_opposite_orders(sb):
         check(got == expected, f"count of {n} is {got}, expected {expected}: two runs held {n} at once")
 
 
+# --------------------------------------------------------------------------
+# resource locks (docs/design.md §1.14)
+
+
+@case
+def resource_locks(sb):
+    """A resource lock shows in list and status by its full name; run refuses it; clear needs --resource."""
+    check(RESOURCE_HOLDER is not None, "this case needs --resource-holder")
+    full = "__baton/table/dict/one"
+    holder = sb.popen([RESOURCE_HOLDER, sb.path("baton.json"), "table", "dict/one", sb.path("token")])
+    wait_for(lambda: sb.exists("token") or holder.poll() is not None, 15, "the resource lock's holder to start")
+    check(holder.poll() is None, f"the holder exited early: {holder.poll()}")
+    token = int(sb.read("token"))
+    listed = sb.list()
+    check([e["name"] for e in listed] == [full], f"list shows the resource lock by its full name: {listed}")
+    st = sb.status(full)
+    check(st["held"] is True and st["token"] == token, f"status of {full!r}: {st}, token {token}")
+    # The same visible text in the user namespace is another lock.
+    r = sb.baton("run", "table/dict/one", "--no-wait", "--", "true")
+    check(r.returncode == 0, "a user lock of the same text is free", r)
+    for args in (["run", full, "--", "touch", "ran"], ["run", "ok", full, "--", "touch", "ran"]):
+        r = sb.baton(*args)
+        check(r.returncode == 64, f"{args}: run refuses a resource lock's name", r)
+        one_stderr_line(r, "reserved")
+    r = sb.baton("clear", full)
+    check(r.returncode == 64, "clear without --resource refuses a resource lock", r)
+    one_stderr_line(r, "--resource")
+    check(sb.status(full)["held"] is True, "a refused clear changed nothing")
+    for name in ("table/dict/one", "__baton.ticket", "__baton/Table/x", "__baton/table/"):
+        r = sb.baton("clear", "--resource", name)
+        check(r.returncode == 64, f"clear --resource {name!r} refuses a name that is not a resource lock's", r)
+        one_stderr_line(r, "--resource")
+    for name in ("__baton.ticket", "__baton", "__baton/table/", "__baton/ta ble/x"):
+        r = sb.baton("status", name)
+        check(r.returncode == 64, f"status {name!r}: a reserved name that is not a resource lock's", r)
+    r = sb.baton("clear", "--resource", full)
+    check(r.returncode == 0 and json.loads(r.stdout) == {"name": full, "cleared": True}, "clear --resource", r)
+    check(sb.status(full)["held"] is False, "the resource lock is free after clear --resource")
+    check(not sb.exists("ran"), "no CMD ran")
+
+
 def main():
-    global BATON, BACKEND, BUILT_BACKENDS
+    global BATON, BACKEND, BUILT_BACKENDS, RESOURCE_HOLDER
 
     def options(ap):
         ap.add_argument("--backend", choices=("sqlite", "postgres", "redis"), default="sqlite")
         ap.add_argument("--built-backends", default=",".join(BUILT_BACKENDS),
                         help="the backends of this build, comma- or semicolon-separated")
         ap.add_argument("--plugin-dir", help="the test plugins (tests/plugins), as $BATON_TEST_PLUGIN_DIR")
+        ap.add_argument("--resource-holder", help="cli_resource_holder, which holds a resource lock")
 
     a = parse_args(options)
     BACKEND = a.backend
@@ -887,6 +930,7 @@ def main():
         print(";".join(n for n in CASES if BACKEND == "sqlite" or n not in SQLITE_ONLY))
         return 0
     BATON = a.baton
+    RESOURCE_HOLDER = a.resource_holder and os.path.abspath(a.resource_holder)
     if a.plugin_dir:
         os.environ["BATON_TEST_PLUGIN_DIR"] = a.plugin_dir
     need = {"postgres": "BATON_TEST_PG_DSN", "redis": "BATON_TEST_REDIS_URL"}.get(BACKEND)

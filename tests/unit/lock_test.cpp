@@ -273,3 +273,42 @@ TEST_CASE_METHOD(Fixture, "invalid names are refused before reaching the backend
   CHECK_THROWS_AS(manager.inspect(""), baton::InvalidName);
   CHECK_THROWS_AS(manager.clear(""), baton::InvalidName);
 }
+
+TEST_CASE_METHOD(Fixture, "a resource lock is the lock of its full name, out of reach of user names") {
+  auto resource = manager.resource_lock("table", "dict");
+  CHECK(resource.name() == "__baton/table/dict");
+  // The same visible text in the user namespace is a different lock.
+  auto same_text = manager.lock("table/dict");
+  auto same_name = manager.lock("dict");
+  REQUIRE(resource.try_acquire());
+  CHECK(same_text.try_acquire());
+  CHECK(same_name.try_acquire());
+  CHECK(store->holder.count("__baton/table/dict") == 1);
+  CHECK(store->holder.count("table/dict") == 1);
+  // A user cannot reach it by its full name, alone or in a set.
+  CHECK_THROWS_AS(manager.lock("__baton/table/dict"), baton::InvalidName);
+  CHECK_THROWS_AS(manager.lock_set({"a", "__baton/table/dict"}), baton::InvalidName);
+  // The operator's calls see it by its full name.
+  CHECK(manager.inspect("__baton/table/dict").held);
+  // Another instance of the same resource lock contends with it.
+  auto rival = manager.resource_lock("table", "dict");
+  CHECK_FALSE(rival.try_acquire());
+  resource.release();
+  CHECK(rival.try_acquire());
+  rival.release();
+  CHECK(manager.resource_lock("table", "dict/x").try_acquire());  // a different name part, a different lock
+  same_text.release();
+  same_name.release();
+}
+
+TEST_CASE_METHOD(Fixture, "bad resource lock kinds and names are refused before reaching the backend") {
+  const auto opens = store->holder.size();
+  CHECK_THROWS_AS(manager.resource_lock("", "dict"), baton::InvalidName);
+  CHECK_THROWS_AS(manager.resource_lock("ta/ble", "dict"), baton::InvalidName);
+  CHECK_THROWS_AS(manager.resource_lock("TABLE", "dict"), baton::InvalidName);
+  CHECK_THROWS_AS(manager.resource_lock("table", ""), baton::InvalidName);
+  CHECK_THROWS_AS(manager.resource_lock("table", std::string(1011, 'n')), baton::InvalidName);
+  CHECK_NOTHROW(manager.resource_lock("table", std::string(1010, 'n')));
+  CHECK(store->holder.size() == opens);
+  CHECK(store->acquires + store->try_acquires == 0);
+}

@@ -45,8 +45,29 @@ class LockManager {
   ~LockManager();
 
   // A new, not yet held, Lock instance for `name`. Never blocks (may open a
-  // connection). Throws InvalidName for a bad name (see baton/name.hpp).
+  // connection). Throws InvalidName for a bad name (see baton/name.hpp),
+  // including one beginning with "__baton" (reserved: see resource_lock()).
   Lock lock(std::string name, LockOptions options = {});
+
+  // A new, not yet held, Lock on the resource of `kind` and `name`
+  // (docs/design.md §1.14): the lock named "__baton/<kind>/<name>", in the
+  // namespace reserved to baton, so that no lock() or lock_set() of a user
+  // name can ever take it. A library guarding its own data structure (a
+  // table, a queue, a list) uses it; every process that does the same with
+  // the same `kind` and `name` contends for the one lock, with FIFO order,
+  // lease, re-entrancy per instance and fencing tokens exactly as for
+  // lock(). Lock::name() and on_lost report the full name, and
+  // inspect()/clear()/list() show it under that name.
+  //
+  // `kind` is 1 to 64 bytes of [a-z0-9_.-] (never a '/'); `name` is any
+  // non-empty byte string, slashes included, of at most
+  // max_resource_name_bytes(kind) = 1015 - kind.size() bytes, so that the
+  // full name fits max_name_bytes (baton/name.hpp). Throws InvalidName
+  // naming the rule broken otherwise, before the backend is reached.
+  //
+  // Never blocks (may open a connection); the returned Lock blocks only in
+  // its acquire calls, and reports contention as false, as any Lock does.
+  Lock resource_lock(std::string_view kind, std::string_view name, LockOptions options = {});
 
   // A new, not yet held, LockSet over `names` (docs/design.md §1.13): one
   // Lock per distinct name, each made as lock(name, options) makes it, so
@@ -74,6 +95,9 @@ class LockManager {
   Backend& backend() const noexcept;
 
  private:
+  // lock() without the name check: `name` is already valid.
+  Lock open_lock(std::string name, LockOptions options);
+
   std::shared_ptr<detail::ManagerCore> core_;
 };
 

@@ -30,9 +30,9 @@ const std::vector<Capability>& capabilities() {
 }
 
 // Tags that name an area of the contract, or how a case runs.
-constexpr std::array<std::string_view, 19> plain_tags{
-    "conformance", "smoke",  "slow",    "exclusion", "reentrancy", "fifo",  "timeout", "ttl",   "crash", "lost",
-    "tokens",      "inspect", "clear",  "names",     "errors",     "std",   "store",   "torture", "lockset"};
+constexpr std::array<std::string_view, 20> plain_tags{
+    "conformance", "smoke",  "slow",   "exclusion", "reentrancy", "fifo", "timeout", "ttl",     "crash",   "lost",
+    "tokens",      "inspect", "clear", "names",     "errors",     "std",  "store",   "torture", "lockset", "resource"};
 
 bool has(const std::vector<std::string>& tags, std::string_view tag) {
   return std::find(tags.begin(), tags.end(), tag) != tags.end();

@@ -48,6 +48,7 @@ inline constexpr ContractClause contract_clauses[] = {
     {"§1.8", "Lost-lease notification"},  {"§1.9", "Inspection"},
     {"§1.10", "Admin clear"},             {"§1.11", "Names"},
     {"§1.12", "Errors, not hangs"},       {"§1.13", "Lock sets"},
+    {"§1.14", "Resource locks and the reserved namespace"},
 };
 
 // The clause numbered `section`. Evaluated at compile time: a section that

@@ -39,17 +39,10 @@ std::string result_of_release(Lock& lock) {
   }
 }
 
-// counter NAME DIR N ID: N read-modify-writes of DIR/counter under the lock,
-// each appending "<token> <id>" to DIR/tokens (in grant order). Waits for
-// DIR/go after writing DIR/ready-ID so all helpers contend at once.
-int task_counter(const std::vector<std::string>& a) {
-  if (a.size() != 4) return 64;
-  const std::string& name = a[0];
-  const fs::path dir = a[1];
-  const int n = std::stoi(a[2]);
-  const std::string& id = a[3];
-  auto manager = make_manager();
-  auto lock = manager.lock(name);
+// N read-modify-writes of DIR/counter under `lock`, each appending
+// "<token> <id>" to DIR/tokens (in grant order). Waits for DIR/go after
+// writing DIR/ready-ID so all helpers contend at once.
+int count_under(Lock& lock, const fs::path& dir, int n, const std::string& id) {
   write_file(dir / ("ready-" + id), "");
   if (!wait_for_file(dir / "go", 30s)) return 3;
   std::uint64_t last = 0;
@@ -70,6 +63,23 @@ int task_counter(const std::vector<std::string>& a) {
     lock.release();
   }
   return 0;
+}
+
+// counter NAME DIR N ID: count_under() the lock NAME.
+int task_counter(const std::vector<std::string>& a) {
+  if (a.size() != 4) return 64;
+  auto manager = make_manager();
+  auto lock = manager.lock(a[0]);
+  return count_under(lock, a[1], std::stoi(a[2]), a[3]);
+}
+
+// resource_counter KIND NAME DIR N ID: count_under() the resource lock of
+// KIND and NAME (docs/design.md §1.14).
+int task_resource_counter(const std::vector<std::string>& a) {
+  if (a.size() != 5) return 64;
+  auto manager = make_manager();
+  auto lock = manager.resource_lock(a[0], a[1]);
+  return count_under(lock, a[2], std::stoi(a[3]), a[4]);
 }
 
 // hold NAME DIR TTL_MS AUTO_RENEW: acquires, writes DIR/acquired
@@ -186,6 +196,7 @@ int run_helper(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   try {
     if (task == "counter") return task_counter(args);
+    if (task == "resource_counter") return task_resource_counter(args);
     if (task == "hold") return task_hold(args);
     if (task == "wait") return task_wait(args);
     if (task == "set_counter") return task_set_counter(args);

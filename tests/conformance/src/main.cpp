@@ -24,6 +24,7 @@ int main(int argc, char** argv, const Suite& suite) {
   detail::anchor_store_faults();
   detail::anchor_torture();
   detail::anchor_lock_set();
+  detail::anchor_resource();
   detail::anchor_watchdog();  // its Catch2 listener bounds every case
   // SIGPIPE keeps its default action on purpose: a backend that writes to a
   // socket its server (or a stop request) closed must not kill the program

@@ -148,6 +148,7 @@ void anchor_stopped_head();
 void anchor_store_faults();
 void anchor_torture();
 void anchor_lock_set();
+void anchor_resource();
 void anchor_watchdog();
 
 }  // namespace baton::conformance::detail
