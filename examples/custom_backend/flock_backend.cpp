@@ -101,7 +101,6 @@ class FlockLock final : public baton::BackendLock {
 
  private:
   void enqueue(std::int64_t give_up);
-  bool stale(std::uint64_t ticket) const;
   bool heads(const Queue& q) const { return !q.live.empty() && q.live.front().ticket == entry_->ticket(); }
   std::optional<std::uint64_t> grant(milliseconds ttl);
   void leave() noexcept;
@@ -115,7 +114,15 @@ class FlockLock final : public baton::BackendLock {
 
 // Takes the next ticket: 1 + the highest ticket of any entry or tombstone,
 // as a new entry file created whole (link() fails if another process took
-// that ticket first: then the next one). A ticket found stale is given back.
+// that ticket first: then the next one).
+//
+// Then checks that the ticket is not stale: a process paused between its
+// scan and its link may link a ticket below one granted meanwhile. The
+// highest ticket ever granted always names a file (a holding entry or a
+// tombstone, see NameDir::remove), so a look after the link shows it; a
+// stale ticket is given back before it is ever granted. Waiting entries
+// above ours prove nothing (they may have arrived just after us) and are
+// left alone: they cannot be granted while ours is below them.
 void FlockLock::enqueue(std::int64_t give_up) {
   Record record{owner_.id, owner_.host, owner_.pid, self_process(), Phase::waiting, never, give_up, 0};
   for (;;) {
@@ -124,38 +131,35 @@ void FlockLock::enqueue(std::int64_t give_up) {
     auto created = OwnEntry::create(dir_, ticket, record);
     if (!created) continue;
     entry_ = std::move(created);
-    if (!stale(ticket) && entry_->present()) return;
+    if (!look(dir_, boottime_ns()).granted_above(ticket) && entry_->present()) return;
     leave();
   }
 }
 
-// A ticket is stale when a ticket at least as high existed before it was
-// linked (this process paused between its scan and its link, and meanwhile
-// the ticket was issued, or passed): it must never be granted. Issued
-// tickets are consecutive and the highest always names a file, so one
-// above ours, or our own number's tombstone, shows it. A ticket above ours
-// may also be a waiter that arrived just after us: giving ours back then
-// only reorders two acquires that overlapped.
-bool FlockLock::stale(std::uint64_t ticket) const {
-  const Listing after = dir_.scan();
-  if (after.highest > ticket || dir_.issued(ticket + 1)) return true;
-  return std::find(after.tombstones.begin(), after.tombstones.end(), ticket) != after.tombstones.end();
-}
-
-// Our entry heads the queue: writes the grant into it. The write must land
-// before anyone could have judged the waiting entry abandoned (its deadline
-// plus abandoned_grace_ns), and the entry must still be ours after it;
-// otherwise the grant is given back and the caller queues again. The
-// fencing token is the ticket.
+// Our entry heads the queue: writes the grant into it, then looks again.
+// A grant is written before the look that confirms it, and an entry is
+// linked before the look that checks it is not stale (enqueue()), so of a
+// grant and a lower entry linked meanwhile, one sees the other: a lower
+// entry here makes us write "waiting" back and stay queued.
+//
+// The write must also land before anyone could have judged the waiting
+// entry abandoned (its deadline plus abandoned_grace_ns), and the entry must
+// still be ours after it; otherwise the grant is given back and the caller
+// queues again. The fencing token is the ticket.
 std::optional<std::uint64_t> FlockLock::grant(milliseconds ttl) {
-  Record r = entry_->record();
-  if (passed(r.give_up_ns, boottime_ns())) return std::nullopt;
+  const Record waiting = entry_->record();
+  if (passed(waiting.give_up_ns, boottime_ns())) return std::nullopt;
+  Record r = waiting;
   r.phase = Phase::holding;
   r.lease_end_ns = lease_end(ttl);
   r.acquired_unix_ns =
       std::chrono::duration_cast<nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   entry_->write(r, settings_->sync_grants);
   if (settings_->sync_grants) dir_.sync();
+  if (!heads(look(dir_, boottime_ns()))) {
+    entry_->write(waiting);
+    return std::nullopt;
+  }
   const bool late = r.give_up_ns != never && passed(r.give_up_ns + abandoned_grace_ns, boottime_ns());
   if (late || !entry_->present()) {
     leave();
@@ -241,7 +245,7 @@ bool FlockLock::release() {
 void FlockLock::leave() noexcept {
   if (!entry_) return;
   try {
-    if (entry_->present()) dir_.remove(entry_->ticket(), dir_.scan().highest);
+    if (entry_->present()) dir_.remove(entry_->ticket(), entry_->record().phase == Phase::holding);
   } catch (...) {
     // Left to others: our entry is reaped once this process is gone, its
     // deadline or lease has passed.
@@ -275,7 +279,7 @@ class FlockBackend final : public baton::Backend {
     if (!dir.exists()) return false;
     const Queue q = look(dir, boottime_ns());
     const Entry* holder = q.holder(boottime_ns());
-    return holder != nullptr && dir.remove(holder->ticket, q.highest);
+    return holder != nullptr && dir.remove(holder->ticket, true);
   }
 
  private:

@@ -177,6 +177,7 @@ Listing NameDir::scan() const {
     } else if (auto x = ticket_of(file, 'x')) {
       out.tombstones.push_back(*x);
       out.highest = std::max(out.highest, *x);
+      out.highest_tombstone = std::max(out.highest_tombstone, *x);
     } else if (file.starts_with("tmp.") && orphaned_temp(file)) {
       ::unlink((path_ / file).c_str());
     }
@@ -211,18 +212,17 @@ std::optional<Record> NameDir::read(std::uint64_t ticket) const {
   baton::kit::raise(Failure::error, "flock " + path.string(), "malformed entry");
 }
 
-bool NameDir::remove(std::uint64_t ticket, std::uint64_t highest) const {
+bool NameDir::remove(std::uint64_t ticket, bool granted) const {
   const fs::path path = entry_path(ticket);
-  const int rc = highest > ticket ? ::unlink(path.c_str())
-                                  : ::rename(path.c_str(), (path_ / ticket_name('x', ticket)).c_str());
+  const int rc = granted ? ::rename(path.c_str(), (path_ / ticket_name('x', ticket)).c_str()) : ::unlink(path.c_str());
   if (rc == 0) return true;
   if (errno == ENOENT) return false;
-  fail_io(Failure::unavailable, path, highest > ticket ? "unlink" : "rename", errno);
+  fail_io(Failure::unavailable, path, granted ? "rename" : "unlink", errno);
 }
 
 void NameDir::collect(const Listing& listing) const {
   for (std::uint64_t x : listing.tombstones) {
-    if (x < listing.highest) ::unlink((path_ / ticket_name('x', x)).c_str());
+    if (x < listing.highest_tombstone) ::unlink((path_ / ticket_name('x', x)).c_str());
   }
 }
 

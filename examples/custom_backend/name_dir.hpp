@@ -3,7 +3,7 @@
 //   <dir>/<32 hex digits>.d/        128-bit FNV-1a hash of the name
 //     name                          the full name, written once (temp + link)
 //     t.<20-digit ticket>           a live entry: a waiter or the holder
-//     x.<20-digit ticket>           a tombstone: keeps the highest ticket
+//     x.<20-digit ticket>           a tombstone: a granted ticket that left
 //     tmp.<pid>.<start>.<n>         a file being prepared for a link()
 //
 // Every file appears with its full content (written under a temporary name,
@@ -27,12 +27,14 @@ namespace baton_flock {
 // The directory of `name` in `root`.
 std::filesystem::path dir_for(const std::filesystem::path& root, std::string_view name);
 
-// One scan of a name's directory: the tickets of live entries (ascending)
-// and the highest ticket of any entry or tombstone (0 if none).
+// One scan of a name's directory: the tickets of live entries (ascending),
+// the highest ticket of any entry or tombstone, and the highest tombstone
+// (0 if none).
 struct Listing {
   std::vector<std::uint64_t> live;
   std::vector<std::uint64_t> tombstones;
   std::uint64_t highest = 0;
+  std::uint64_t highest_tombstone = 0;
 };
 
 class NameDir {
@@ -59,13 +61,12 @@ class NameDir {
   bool issued(std::uint64_t ticket) const;
   // The record of live entry `ticket`; nullopt once it is gone.
   std::optional<Record> read(std::uint64_t ticket) const;
-  // Takes entry `ticket` off the queue: unlinked when a higher ticket
-  // exists (`highest` > ticket, from any earlier scan), else renamed to its
-  // tombstone, so the highest ticket ever issued always names a file.
+  // Takes entry `ticket` off the queue: a `granted` entry (one whose record
+  // says holding) is renamed to its tombstone, so the highest ticket ever
+  // granted always names a file; an entry never granted is unlinked.
   // Returns false if it was already gone.
-  bool remove(std::uint64_t ticket, std::uint64_t highest) const;
-  // Unlinks tombstones below `listing.highest`, and temporary files of
-  // processes that are gone.
+  bool remove(std::uint64_t ticket, bool granted) const;
+  // Unlinks the tombstones below the highest one.
   void collect(const Listing& listing) const;
   // fsync() of the directory: makes new and renamed entries durable.
   void sync() const;

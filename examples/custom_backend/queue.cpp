@@ -1,5 +1,7 @@
 #include "queue.hpp"
 
+#include <algorithm>
+
 namespace baton_flock {
 
 const Entry* Queue::holder(std::int64_t now_ns) const {
@@ -15,15 +17,25 @@ std::size_t Queue::waiters() const {
   return n;
 }
 
+bool Queue::granted_above(std::uint64_t ticket) const {
+  if (highest_tombstone >= ticket) return true;
+  for (const auto& e : live) {
+    if (e.ticket > ticket && e.record.phase == Phase::holding) return true;
+  }
+  return false;
+}
+
 Queue look(const NameDir& dir, std::int64_t now_ns) {
   const Listing listing = dir.scan();
   Queue q;
-  q.highest = listing.highest;
+  q.highest_tombstone = listing.highest_tombstone;
   for (std::uint64_t ticket : listing.live) {
     auto record = dir.read(ticket);
     if (!record) continue;  // left since the scan
     if (reapable(*record, now_ns)) {
-      dir.remove(ticket, listing.highest);
+      const bool granted = record->phase == Phase::holding;
+      dir.remove(ticket, granted);
+      if (granted) q.highest_tombstone = std::max(q.highest_tombstone, ticket);
       continue;
     }
     q.live.push_back(Entry{ticket, std::move(*record)});
