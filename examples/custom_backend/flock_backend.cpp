@@ -9,16 +9,16 @@
 #include <limits>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include <baton/error.hpp>
 #include <baton/kit/deadline.hpp>
 #include <baton/kit/defaults.hpp>
 #include <baton/kit/errors.hpp>
 
-#include "lock_state.hpp"
+#include "name_dir.hpp"
 #include "process.hpp"
-#include "state_file.hpp"
+#include "queue.hpp"
+#include "record.hpp"
 
 namespace baton_flock {
 
@@ -29,17 +29,13 @@ using baton::Clock;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
-// try_acquire() is "one round trip": it waits this long at most for a file
-// lock held by someone else (stopped inside it, say), then reports contention.
+// try_acquire() records this deadline in its entry: should it be stopped
+// before it removes the entry, others drop it as abandoned soon after.
 constexpr milliseconds try_bound{250};
-// A cancelled acquire() waits this long for the file lock to remove its
-// queue entry before it hands the removal to a background retry.
-constexpr milliseconds leave_bound{30};
 
 struct Settings {
   fs::path dir;
   milliseconds poll;
-  milliseconds lock_timeout;
   bool sync_grants;
 };
 
@@ -60,32 +56,7 @@ std::int64_t lease_end(milliseconds ttl) {
   return saturating_ns(boottime_ns(), std::chrono::duration_cast<nanoseconds>(ttl));
 }
 
-// Loads, prunes, runs `fn` and writes the state back only if it changed: the
-// whole critical section is one read, a few /proc reads and at most one write
-// (synced when `sync_grants` and `fn` granted a token).
-template <class Fn>
-auto run_locked(LockedFile& file, std::string_view name, Fn&& fn, bool sync_grants = false) {
-  LockState state = file.load(name);
-  const std::string before = serialize(state);
-  const std::uint64_t last_token = state.last_token;
-  prune(state, boottime_ns());
-  auto result = fn(state);
-  if (serialize(state) != before) file.store(state, sync_grants && state.last_token != last_token);
-  return result;
-}
-
-// The file lock of `path` within lock_timeout, or BackendUnavailable. nullopt
-// only when `create` is false and the file does not exist (files are never
-// deleted, so that is "never used").
-std::optional<LockedFile> open_bounded(const Settings& s, const fs::path& path, bool create) {
-  if (!create && !LockedFile::exists(path)) return std::nullopt;
-  auto file = LockedFile::open(path, true, baton::kit::deadline_in(s.lock_timeout));
-  if (!file) {
-    baton::kit::raise(baton::kit::Failure::unavailable, "flock " + path.string(),
-                      "file lock busy for longer than lock_timeout (a participant stopped inside it?)");
-  }
-  return file;
-}
+bool passed(std::int64_t instant, std::int64_t now_ns) { return instant != never && now_ns >= instant; }
 
 void sleep_until(Clock::time_point until, std::stop_token stop) {
   std::mutex mu;
@@ -94,21 +65,22 @@ void sleep_until(Clock::time_point until, std::stop_token stop) {
   cv.wait_until(lock, stop, until, [] { return false; });
 }
 
-baton::LockInfo info_of(const LockState& s) {
+baton::LockInfo info_of(std::string name, const Queue& q, std::int64_t now_ns) {
   baton::LockInfo info;
-  info.name = s.name;
-  info.waiters = s.waiters.size();
-  if (const auto& h = s.holder) {
+  info.name = std::move(name);
+  info.waiters = q.waiters();
+  if (const Entry* h = q.holder(now_ns)) {
+    const Record& r = h->record;
     info.held = true;
-    info.token = h->token;
-    info.owner = h->owner;
-    info.host = h->host;
-    info.pid = h->owner_pid;
+    info.token = h->ticket;
+    info.owner = r.owner;
+    info.host = r.host;
+    info.pid = r.owner_pid;
     info.acquired_at = std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(nanoseconds(h->acquired_at_unix_ns)));
-    info.expires_in = h->expires_ns == never
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(nanoseconds(r.acquired_unix_ns)));
+    info.expires_in = r.lease_end_ns == never
                           ? baton::forever
-                          : std::chrono::ceil<milliseconds>(nanoseconds(h->expires_ns - boottime_ns()));
+                          : std::chrono::ceil<milliseconds>(nanoseconds(r.lease_end_ns - now_ns));
   }
   return info;
 }
@@ -117,9 +89,9 @@ class FlockLock final : public baton::BackendLock {
  public:
   FlockLock(std::shared_ptr<const Settings> settings, std::string name, baton::Owner owner)
       : settings_(std::move(settings)),
-        name_(std::move(name)),
-        path_(file_for(settings_->dir, name_)),
+        dir_(dir_for(settings_->dir, name), name),
         owner_(std::move(owner)) {}
+  ~FlockLock() override { leave(); }
 
   std::optional<std::uint64_t> acquire(Clock::time_point deadline, milliseconds ttl,
                                        std::stop_token stop) override;
@@ -128,155 +100,158 @@ class FlockLock final : public baton::BackendLock {
   bool release() override;
 
  private:
-  std::optional<std::uint64_t> wait_turn(std::uint64_t& ticket, std::int64_t give_up, Clock::time_point deadline,
-                                         milliseconds ttl, std::stop_token stop);
-  std::optional<std::uint64_t> grant(LockState& s, milliseconds ttl);
-  std::optional<std::uint64_t> grant_if_head(LockState& s, std::uint64_t ticket, milliseconds ttl);
-  void join(LockState& s, std::uint64_t& ticket, std::int64_t give_up);
-  std::optional<std::uint64_t> join_and_try_grant(LockedFile& file, std::uint64_t& ticket, std::int64_t give_up,
-                                                  milliseconds ttl);
-  void leave(std::uint64_t ticket) noexcept;
-  bool mine(const LockState& s) const {
-    return s.holder && s.holder->owner == owner_.id && s.holder->token == token_;
-  }
+  void enqueue(std::int64_t give_up);
+  bool heads(const Queue& q) const { return !q.live.empty() && q.live.front().ticket == entry_->ticket(); }
+  std::optional<std::uint64_t> grant(milliseconds ttl);
+  void leave() noexcept;
 
   std::shared_ptr<const Settings> settings_;
-  std::string name_;
-  fs::path path_;
+  NameDir dir_;
   baton::Owner owner_;
-  std::uint64_t token_ = 0;  // of the current grant; 0 when none
+  std::optional<OwnEntry> entry_;  // our waiting or holding entry
+  bool holding_ = false;           // entry_ holds the grant of token entry_->ticket()
 };
 
-std::optional<std::uint64_t> FlockLock::grant(LockState& s, milliseconds ttl) {
-  const auto wall = std::chrono::system_clock::now().time_since_epoch();
-  s.holder = Holder{owner_.id, owner_.host, owner_.pid, self_process(), ++s.last_token,
-                    std::chrono::duration_cast<nanoseconds>(wall).count(), lease_end(ttl)};
-  token_ = s.last_token;
-  return token_;
-}
-
-// Grants when the lock is free and `ticket` (ours) heads the queue.
-std::optional<std::uint64_t> FlockLock::grant_if_head(LockState& s, std::uint64_t ticket, milliseconds ttl) {
-  if (s.holder || s.waiters.empty() || s.waiters.front().ticket != ticket) return std::nullopt;
-  s.waiters.erase(s.waiters.begin());
-  return grant(s, ttl);
-}
-
-// Queues us at the tail, unless our entry (`ticket`) is still there. It is
-// missing only if others dropped it as abandoned while we were stopped.
-void FlockLock::join(LockState& s, std::uint64_t& ticket, std::int64_t give_up) {
-  for (const auto& w : s.waiters) {
-    if (w.ticket == ticket && w.owner == owner_.id) return;
+// Takes the next ticket: 1 + the highest ticket of any entry or tombstone,
+// as a new entry file created whole (link() fails if another process took
+// that ticket first: then the next one).
+//
+// Then checks that the ticket is not stale: a process paused between its
+// scan and its link may link a ticket below one granted meanwhile. The
+// highest ticket ever granted always names a file (a holding entry or a
+// tombstone, see NameDir::remove), so a look after the link shows it; a
+// stale ticket is given back before it is ever granted. Waiting entries
+// above ours prove nothing (they may have arrived just after us) and are
+// left alone: they cannot be granted while ours is below them.
+void FlockLock::enqueue(std::int64_t give_up) {
+  Record record{owner_.id, owner_.host, owner_.pid, self_process(), Phase::waiting, never, give_up, 0};
+  for (;;) {
+    std::uint64_t ticket = dir_.scan().highest + 1;
+    while (dir_.issued(ticket)) ++ticket;  // linked during the scan
+    auto created = OwnEntry::create(dir_, ticket, record);
+    if (!created) continue;
+    entry_ = std::move(created);
+    if (!look(dir_, boottime_ns()).granted_above(ticket) && entry_->present()) return;
+    leave();
   }
-  ticket = s.next_ticket++;
-  s.waiters.push_back(Waiter{ticket, owner_.id, self_process(), give_up});
 }
 
-// One look, in one critical section: (re)join the queue, and take the lock
-// if it is free and we head the queue.
-std::optional<std::uint64_t> FlockLock::join_and_try_grant(LockedFile& file, std::uint64_t& ticket,
-                                                           std::int64_t give_up, milliseconds ttl) {
-  return run_locked(
-      file, name_,
-      [&](LockState& s) {
-        join(s, ticket, give_up);
-        return grant_if_head(s, ticket, ttl);
-      },
-      settings_->sync_grants);
+// Our entry heads the queue: writes the grant into it, then looks again.
+// A grant is written before the look that confirms it, and an entry is
+// linked before the look that checks it is not stale (enqueue()), so of a
+// grant and a lower entry linked meanwhile, one sees the other: a lower
+// entry here makes us write "waiting" back and stay queued.
+//
+// The write must also land before anyone could have judged the waiting
+// entry abandoned (its deadline plus abandoned_grace_ns), and the entry must
+// still be ours after it; otherwise the grant is given back and the caller
+// queues again. The fencing token is the ticket.
+std::optional<std::uint64_t> FlockLock::grant(milliseconds ttl) {
+  const Record waiting = entry_->record();
+  if (passed(waiting.give_up_ns, boottime_ns())) return std::nullopt;
+  Record r = waiting;
+  r.phase = Phase::holding;
+  r.lease_end_ns = lease_end(ttl);
+  r.acquired_unix_ns =
+      std::chrono::duration_cast<nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  entry_->write(r, settings_->sync_grants);
+  if (settings_->sync_grants) dir_.sync();
+  if (!heads(look(dir_, boottime_ns()))) {
+    entry_->write(waiting);
+    return std::nullopt;
+  }
+  const bool late = r.give_up_ns != never && passed(r.give_up_ns + abandoned_grace_ns, boottime_ns());
+  if (late || !entry_->present()) {
+    leave();
+    return std::nullopt;
+  }
+  holding_ = true;
+  return entry_->ticket();
 }
 
 std::optional<std::uint64_t> FlockLock::acquire(Clock::time_point deadline, milliseconds ttl,
                                                 std::stop_token stop) {
+  dir_.ensure();
   const std::int64_t give_up = to_boottime(deadline);
-  std::uint64_t ticket = 0;
-  {
-    auto file = LockedFile::open(path_, true, deadline, stop);
-    if (!file) return std::nullopt;  // never queued: nothing to undo
-    if (auto granted = join_and_try_grant(*file, ticket, give_up, ttl)) return granted;
-  }
   try {
-    return wait_turn(ticket, give_up, deadline, ttl, stop);
+    for (;;) {
+      if (!entry_) enqueue(give_up);
+      const Queue q = look(dir_, boottime_ns());
+      if (!entry_->present()) {
+        entry_.reset();  // removed by others while we were stopped: queue again
+      } else if (heads(q)) {
+        if (auto token = grant(ttl)) return token;
+      }
+      sleep_until(baton::kit::step_deadline(deadline, settings_->poll), stop);
+      if (stop.stop_requested() || Clock::now() >= deadline) {
+        leave();
+        return std::nullopt;
+      }
+    }
   } catch (...) {
-    leave(ticket);
+    leave();
     throw;
   }
 }
 
-// Polls our place every poll interval, each look one short critical section;
-// the file lock is never held while sleeping. Leaves the queue on giving up.
-std::optional<std::uint64_t> FlockLock::wait_turn(std::uint64_t& ticket, std::int64_t give_up,
-                                                  Clock::time_point deadline, milliseconds ttl,
-                                                  std::stop_token stop) {
-  for (;;) {
-    sleep_until(baton::kit::step_deadline(deadline, settings_->poll), stop);
-    if (stop.stop_requested() || Clock::now() >= deadline) {
-      leave(ticket);
-      return std::nullopt;
-    }
-    // A busy file lock just costs this look: the next one tries again.
-    auto file = LockedFile::open(path_, true, baton::kit::step_deadline(deadline, settings_->poll), stop);
-    if (!file) continue;
-    if (auto granted = join_and_try_grant(*file, ticket, give_up, ttl)) return granted;
-  }
-}
-
-// Removes our queue entry. Bounded, so a stop request ends acquire()
-// promptly; if the file lock stays busy, a detached thread retries for up
-// to lock_timeout (an entry with a deadline is also dropped by others once
-// that deadline has passed, see abandoned_grace_ns).
-void FlockLock::leave(std::uint64_t ticket) noexcept {
-  auto remove = [](const fs::path& path, const std::string& name, const std::string& owner, std::uint64_t ticket,
-                   milliseconds bound) {
-    auto file = LockedFile::open(path, true, baton::kit::deadline_in(bound));
-    if (!file) return false;
-    run_locked(*file, name, [&](LockState& s) {
-      return std::erase_if(s.waiters, [&](const Waiter& w) { return w.ticket == ticket && w.owner == owner; });
-    });
-    return true;
-  };
-  try {
-    if (remove(path_, name_, owner_.id, ticket, leave_bound)) return;
-    std::thread([remove, path = path_, name = name_, owner = owner_.id, ticket, bound = settings_->lock_timeout] {
-      try {
-        remove(path, name, owner, ticket, bound);
-      } catch (...) {
-      }
-    }).detach();
-  } catch (...) {
-    // The entry stays until its deadline passes or this process exits.
-  }
-}
-
+// Queues and, unless someone holds or waits ahead, is granted at once;
+// otherwise leaves again. Never ahead of a waiter, even a stopped one.
 std::optional<std::uint64_t> FlockLock::try_acquire(milliseconds ttl) {
-  auto file = LockedFile::open(path_, true, baton::kit::deadline_in(try_bound));
-  if (!file) return std::nullopt;  // someone is inside the critical section: contention
-  return run_locked(
-      *file, name_,
-      [&](LockState& s) -> std::optional<std::uint64_t> {
-        if (s.holder || !s.waiters.empty()) return std::nullopt;
-        return grant(s, ttl);
-      },
-      settings_->sync_grants);
+  dir_.ensure();
+  try {
+    enqueue(to_boottime(Clock::now() + try_bound));
+    const Queue q = look(dir_, boottime_ns());
+    if (entry_->present() && heads(q)) {
+      if (auto token = grant(ttl)) return token;
+    }
+  } catch (...) {
+    leave();
+    throw;
+  }
+  leave();
+  return std::nullopt;
 }
 
+// Refuses a lease that has ended; after writing, gives the renewal up if the
+// old lease's reaping grace has passed meanwhile (a reaper may have judged
+// it) or the entry is gone. A refused renewal removes the entry, so a lease
+// just written cannot outlive the grant.
 bool FlockLock::renew(milliseconds ttl) {
-  auto file = open_bounded(*settings_, path_, true);
-  return run_locked(*file, name_, [&](LockState& s) {
-    if (!mine(s)) return false;
-    s.holder->expires_ns = lease_end(ttl);
-    return true;
-  });
+  if (!holding_) return false;
+  Record r = entry_->record();
+  const std::int64_t old_end = r.lease_end_ns;
+  if (!lease_running(r, boottime_ns()) || !entry_->present()) {
+    leave();
+    return false;
+  }
+  r.lease_end_ns = lease_end(ttl);
+  entry_->write(r);
+  const bool late = old_end != never && passed(old_end + lease_grace_ns, boottime_ns());
+  if (late || !entry_->present()) {
+    leave();
+    return false;
+  }
+  return true;
 }
 
 bool FlockLock::release() {
-  auto file = open_bounded(*settings_, path_, true);
-  const bool had = run_locked(*file, name_, [&](LockState& s) {
-    if (!mine(s)) return false;
-    s.holder.reset();
-    return true;
-  });
-  token_ = 0;
+  const bool had = holding_ && lease_running(entry_->record(), boottime_ns()) && entry_->present();
+  leave();
   return had;
+}
+
+// Takes our entry off the queue (tombstone or unlink, see NameDir::remove)
+// unless others already removed it.
+void FlockLock::leave() noexcept {
+  if (!entry_) return;
+  try {
+    if (entry_->present()) dir_.remove(entry_->ticket(), entry_->record().phase == Phase::holding);
+  } catch (...) {
+    // Left to others: our entry is reaped once this process is gone, its
+    // deadline or lease has passed.
+  }
+  entry_.reset();
+  holding_ = false;
 }
 
 class FlockBackend final : public baton::Backend {
@@ -290,25 +265,21 @@ class FlockBackend final : public baton::Backend {
   }
 
   baton::LockInfo inspect(std::string_view name) override {
-    auto file = open_bounded(*settings_, file_for(settings_->dir, name), false);
-    if (!file) {
-      baton::LockInfo free;
-      free.name = std::string(name);
-      return free;
-    }
-    return run_locked(*file, name, [](LockState& s) { return info_of(s); });
+    const NameDir dir(dir_for(settings_->dir, name), std::string(name));
+    if (!dir.exists()) return info_of(std::string(name), Queue{}, 0);
+    const std::int64_t now = boottime_ns();
+    return info_of(std::string(name), look(dir, now), now);
   }
 
   std::vector<baton::LockInfo> list() override;
 
+  // Removes the entry holding a running lease; the waiters keep theirs.
   bool clear(std::string_view name) override {
-    auto file = open_bounded(*settings_, file_for(settings_->dir, name), false);
-    if (!file) return false;
-    return run_locked(*file, name, [](LockState& s) {
-      const bool had = s.holder.has_value();  // pruned: a live grant
-      s.holder.reset();
-      return had;
-    });
+    const NameDir dir(dir_for(settings_->dir, name), std::string(name));
+    if (!dir.exists()) return false;
+    const Queue q = look(dir, boottime_ns());
+    const Entry* holder = q.holder(boottime_ns());
+    return holder != nullptr && dir.remove(holder->ticket, true);
   }
 
  private:
@@ -319,10 +290,12 @@ std::vector<baton::LockInfo> FlockBackend::list() {
   std::vector<baton::LockInfo> out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(settings_->dir, ec)) {
-    if (entry.path().extension() != ".lock") continue;
-    auto file = open_bounded(*settings_, entry.path(), false);
-    if (!file) continue;
-    auto info = run_locked(*file, "", [](LockState& s) { return info_of(s); });
+    if (entry.path().extension() != ".d") continue;
+    auto name = NameDir::read_name(entry.path());
+    if (!name) continue;
+    const NameDir dir(entry.path(), std::move(*name));
+    const std::int64_t now = boottime_ns();
+    auto info = info_of(dir.name(), look(dir, now), now);
     if (info.held) out.push_back(std::move(info));
   }
   if (ec) baton::kit::raise(baton::kit::Failure::unavailable, "flock " + settings_->dir.string() + ": list", ec.message());
@@ -332,9 +305,8 @@ std::vector<baton::LockInfo> FlockBackend::list() {
 }  // namespace
 
 std::shared_ptr<baton::Backend> make_backend(const Options& options) {
-  auto settings = std::make_shared<Settings>(Settings{
-      options.dir, baton::kit::or_default(options.poll_interval, milliseconds(10)),
-      baton::kit::or_default(options.lock_timeout, baton::kit::default_command_timeout), options.sync_grants});
+  auto settings = std::make_shared<Settings>(
+      Settings{options.dir, baton::kit::or_default(options.poll_interval, milliseconds(10)), options.sync_grants});
   // One level only: a missing parent means a wrong path, not a new store.
   if (::mkdir(settings->dir.c_str(), 0755) != 0 && errno != EEXIST) {
     baton::kit::raise(baton::kit::Failure::unavailable, "flock " + settings->dir.string() + ": mkdir",

@@ -1,6 +1,7 @@
-// flock_backend.hpp: a baton backend kept in a directory of lock files on a
-// local disk, one file per lock name, each read and rewritten under a short
-// OFD file lock (see README.md for the design).
+// flock_backend.hpp: a baton backend kept in a directory on a local disk:
+// per lock name a directory of entry files, one per waiter or holder, each
+// created atomically and written only by its owner, so no call ever waits
+// for another process (see README.md for the design).
 #pragma once
 
 #include <chrono>
@@ -12,18 +13,14 @@
 namespace baton_flock {
 
 struct Options {
-  // The directory of lock files; created (one level) if missing. Every
-  // process sharing locks must use the same directory on a local disk.
+  // The directory of lock directories; created (one level) if missing.
+  // Every process sharing locks must use the same directory on a local disk.
   std::filesystem::path dir;
   // How often a queued waiter looks at its place. Zero: 10 ms.
   std::chrono::milliseconds poll_interval{0};
-  // How long renew(), release(), inspect(), list() and clear() wait for a
-  // file lock held by another process (stopped, say) before they throw
-  // BackendUnavailable. Zero: 5 s.
-  std::chrono::milliseconds lock_timeout{0};
-  // fdatasync() a name's file after each grant, so no fencing token is
-  // granted twice even across a power loss (tokens always survive process
-  // crashes). Costs a disk flush inside the grant's critical section.
+  // fdatasync() the holder's entry and fsync() the name's directory at each
+  // grant, so no fencing token is granted twice even across a power loss
+  // (tokens always survive process crashes). Costs two disk flushes.
   bool sync_grants = false;
 };
 

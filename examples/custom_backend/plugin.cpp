@@ -31,13 +31,12 @@ Options options_from_config(const nlohmann::json& section) {
   if (!dir || dir->empty()) throw baton::ConfigError("flock.dir", "is required: the directory of lock files");
   o.dir = *dir;
   if (auto v = s.milliseconds("poll_ms", milliseconds(1), std::chrono::seconds(10))) o.poll_interval = *v;
-  if (auto v = s.milliseconds("lock_timeout_ms", milliseconds(1), std::chrono::minutes(10))) o.lock_timeout = *v;
   if (auto v = s.boolean("sync_grants")) o.sync_grants = *v;
   s.finish();
   return o;
 }
 
-// A killed waiter leaves the queue at the next look of any participant
+// A killed waiter's entry is removed at the next look of any participant
 // (README.md §3), so a second bounds it. A directory under a missing parent
 // is a store that cannot be reached; make_backend() says so at once.
 baton::BackendTraits traits(const Options& options, const nlohmann::json& section) {
@@ -54,8 +53,7 @@ void register_flock(baton::Registry& registry) {
       registry, "flock", &options_from_config, &make_backend,
       {{"dir", "directory of lock files on a local disk, created (one level) if missing (required)"},
        {"poll_ms", "how often a queued waiter looks at its place, 1 to 10000 (default 10)"},
-       {"lock_timeout_ms", "bound on waiting for a file lock held by a stopped process (default 5000)"},
-       {"sync_grants", "fdatasync each grant, so no token repeats even across a power loss (default false)"}},
+       {"sync_grants", "flush each grant to disk, so no token repeats even across a power loss (default false)"}},
       &traits);
 }
 

@@ -20,12 +20,11 @@ import subprocess
 import sys
 import time
 
-# The broken copy's defect: every grant hands out the token after the last
-# one but never records it, so every holder gets token 1 (docs/design.md
-# §1.7 wants strictly increasing tokens).
+# The broken copy's defect: every grant hands out token 1 instead of its
+# ticket, so tokens never increase (docs/design.md §1.7 wants strictly
+# increasing tokens).
 DEFECT = [
-    ("++s.last_token,", "s.last_token + 1,"),
-    ("token_ = s.last_token;", "token_ = s.holder->token;"),
+    ("  holding_ = true;\n  return entry_->ticket();\n", "  holding_ = true;\n  return 1;\n"),
 ]
 DEFECT_FILE = "flock_backend.cpp"
 DEFECT_CLAUSE = "contract clause: docs/design.md §1.7 Fencing tokens"
