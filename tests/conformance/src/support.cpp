@@ -113,6 +113,31 @@ void check_all_exit_0(std::vector<Helper>& helpers, milliseconds bound) {
   }
 }
 
+std::vector<std::uint64_t> run_counter_helpers(const std::string& task, const std::vector<std::string>& args,
+                                               const TempDir& dir, int processes, int iterations) {
+  std::vector<Helper> helpers;
+  for (int i = 0; i < processes; ++i) {
+    auto argv = args;
+    argv.insert(argv.end(), {dir.path().string(), std::to_string(iterations), std::to_string(i)});
+    helpers.emplace_back(task, std::move(argv));
+  }
+  for (int i = 0; i < processes; ++i) {
+    INFO("helper " << i << " never got ready (it builds its backend with Suite::make_backend)");
+    REQUIRE(wait_for_file(dir / ("ready-" + std::to_string(i)), 30s));
+  }
+  write_file(dir / "go", "");
+  check_all_exit_0(helpers, 90s);
+  const auto counter = read_file(dir / "counter");
+  INFO("the counter file the helpers increment under their lock: " << counter.value_or("(missing)"));
+  REQUIRE(counter.has_value());
+  CHECK(std::stol(*counter) == processes * iterations);
+  std::vector<std::uint64_t> tokens;
+  for (const auto& line : read_lines(dir / "tokens")) tokens.push_back(std::stoull(line));
+  INFO("grants recorded by the helpers (one per acquire)");
+  REQUIRE(tokens.size() == static_cast<std::size_t>(processes * iterations));
+  return tokens;
+}
+
 // ---- threads ---------------------------------------------------------------------
 
 ThreadWaiter::ThreadWaiter(Lock& lock, milliseconds timeout, std::function<void(Lock&)> then)

@@ -81,6 +81,14 @@ class Helper : public baton::test::Process {
 // each one exited, with 0.
 void check_all_exit_0(std::vector<Helper>& helpers, milliseconds bound);
 
+// Runs `processes` helpers of a counter task (`task` with `args`, then the
+// directory, `iterations` and the helper's index), lets them go at once,
+// and checks (Catch2) that each exits 0 and that the counter file in `dir`,
+// which they increment under their lock, reads processes × iterations.
+// Returns the tokens they recorded in `dir`/tokens, one per grant.
+std::vector<std::uint64_t> run_counter_helpers(const std::string& task, const std::vector<std::string>& args,
+                                               const TempDir& dir, int processes, int iterations);
+
 // Runs a helper task (argv after the marker: parent pid, task, args).
 int run_helper(int argc, char** argv);
 

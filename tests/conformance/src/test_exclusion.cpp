@@ -103,28 +103,7 @@ TEST_CASE("mutual exclusion: 8-process counter loses no increment, tokens increa
             "counter file shows two holders");
   TempDir dir;
   const auto name = unique_name("mutex-procs");
-  constexpr int processes = 8;
-  constexpr int iterations = 25;
-  std::vector<Helper> helpers;
-  for (int i = 0; i < processes; ++i) {
-    helpers.emplace_back("counter", std::vector<std::string>{name, dir.path().string(),
-                                                             std::to_string(iterations), std::to_string(i)});
-  }
-  for (int i = 0; i < processes; ++i) {
-    INFO("helper " << i << " never got ready (it builds its backend with Suite::make_backend)");
-    REQUIRE(wait_for_file(dir / ("ready-" + std::to_string(i)), 30s));
-  }
-  write_file(dir / "go", "");
-  check_all_exit_0(helpers, 90s);
-  const auto counter = read_file(dir / "counter");
-  INFO("the counter file the helpers increment under the lock: " << counter.value_or("(missing)"));
-  REQUIRE(counter.has_value());
-  CHECK(std::stol(*counter) == processes * iterations);
-  std::vector<std::uint64_t> tokens;
-  for (const auto& line : read_lines(dir / "tokens")) tokens.push_back(std::stoull(line));
-  INFO("grants recorded by the helpers (one per acquire)");
-  REQUIRE(tokens.size() == static_cast<std::size_t>(processes * iterations));
-  check_strictly_increasing(tokens);
+  check_strictly_increasing(run_counter_helpers("counter", {name}, dir, 8, 25));
 }
 
 TEST_CASE("re-entrancy is counted per instance and re-entry keeps the token",

@@ -102,26 +102,7 @@ TEST_CASE("resource lock: 8 processes lose no increment, while user locks of the
   auto same_text = manager.lock(std::string(kind) + "/" + name);
   REQUIRE(same_name.try_acquire());
   REQUIRE(same_text.try_acquire());
-  constexpr int processes = 8;
-  constexpr int iterations = 20;
-  std::vector<Helper> helpers;
-  for (int i = 0; i < processes; ++i) {
-    helpers.emplace_back("resource_counter", std::vector<std::string>{kind, name, dir.path().string(),
-                                                                      std::to_string(iterations), std::to_string(i)});
-  }
-  for (int i = 0; i < processes; ++i) {
-    INFO("helper " << i << " never got ready (it builds its backend with Suite::make_backend)");
-    REQUIRE(wait_for_file(dir / ("ready-" + std::to_string(i)), 30s));
-  }
-  write_file(dir / "go", "");
-  check_all_exit_0(helpers, 90s);
-  const auto counter = read_file(dir / "counter");
-  INFO("the counter file the helpers increment under the resource lock: " << counter.value_or("(missing)"));
-  REQUIRE(counter.has_value());
-  CHECK(std::stol(*counter) == processes * iterations);
-  std::vector<std::uint64_t> tokens;
-  for (const auto& line : read_lines(dir / "tokens")) tokens.push_back(std::stoull(line));
-  REQUIRE(tokens.size() == static_cast<std::size_t>(processes * iterations));
+  const auto tokens = run_counter_helpers("resource_counter", {kind, name}, dir, 8, 20);
   CHECK(std::is_sorted(tokens.begin(), tokens.end()));
   CHECK(std::adjacent_find(tokens.begin(), tokens.end()) == tokens.end());
   CHECK(same_name.holds());
