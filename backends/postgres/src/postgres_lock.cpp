@@ -78,15 +78,15 @@ std::optional<std::uint64_t> PostgresLock::take_once(const Attempt& attempt) {
     // whenever it lands. The advisory lock outlives the rolled-back
     // statement, so the session is closed, which frees it; a session given
     // back to the pool would hold the lock unseen and grant it again to any
-    // try_acquire on it. A lock_timeout is this attempt's deadline; so is a
-    // cancel it asked for (stop request, deadline). A cancel it did not ask
-    // for (an operator's pg_cancel_backend) is no answer to an attempt that
-    // may still wait, so it queues again.
+    // try_acquire on it. Either ends the attempt once its deadline has passed
+    // by our clock, or when it was stopped. Before that it queues again for
+    // the time left: a cancel it did not ask for (an operator's
+    // pg_cancel_backend) is no answer to an attempt that may still wait, and
+    // the server measures lock_timeout by its own clock, which may run ahead
+    // of ours.
     if (r.error_sqlstate == "55P03" || r.error_sqlstate == "57014") {
       conn_.reset();
-      const bool asked = r.error_sqlstate == "55P03" || !attempt.wait || attempt.stop.stop_requested() ||
-                         Clock::now() >= attempt.deadline;
-      if (asked) return std::nullopt;
+      if (!attempt.wait || attempt.stop.stop_requested() || Clock::now() >= attempt.deadline) return std::nullopt;
       continue;
     }
     // Anything else may have struck after the advisory lock was granted (it
