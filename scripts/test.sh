@@ -86,9 +86,10 @@ build_stage() {
   cmake -S . -B "$dir" -G Ninja "${cmake_args[@]}" && cmake --build "$dir" -j "$jobs"
 }
 
-# The builds of the stages after "normal", in the background at idle
-# priority; each leaves its output in build-prebuild/<stage>.log and its
-# exit status in build-prebuild/<stage>.status.
+# The builds of the stages after "normal", in the background at the lowest
+# CPU and I/O priority (see the top of this file); each leaves its output in
+# build-prebuild/<stage>.log and its exit status in
+# build-prebuild/<stage>.status.
 prebuild_pid=
 prebuild_one() {
   local name=$1 status=0
