@@ -101,9 +101,9 @@ Writes postgres_writes(std::uint64_t token) {
   baton::postgres::install_fence(c);
   const std::vector<std::string> fence_params{resource(), std::to_string(token)};
   // how: 0 plain, 1 fence(), 2 SELECT baton.baton_fence().
-  auto write = [c, fence_params](int how) {
+  auto write = [c, fence_params, token](int how) {
     pg_exec(c, "BEGIN");
-    if (how == 1) baton::postgres::fence(c, fence_params[0], std::stoull(fence_params[1]));
+    if (how == 1) baton::postgres::fence(c, fence_params[0], token);
     if (how == 2) pg_exec(c, "SELECT baton.baton_fence($1, $2)", fence_params);
     pg_exec(c, "UPDATE bench_accounts SET balance = balance + 1 WHERE id = 1");
     pg_exec(c, "COMMIT");
