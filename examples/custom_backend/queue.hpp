@@ -32,8 +32,9 @@ struct Queue {
 };
 
 // Scans `dir`, reads every entry, removes the reapable ones (see
-// NameDir::remove) and the tombstones below the highest one. Never waits for anyone: a reader
-// that meets a write in progress reads the entry's other slot.
+// NameDir::remove) and the tombstones below the highest one. Never waits
+// for anyone: a reader that meets a write in progress reads the entry's
+// other slot.
 Queue look(const NameDir& dir, std::int64_t now_ns);
 
 }  // namespace baton_flock
