@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/fuzz.sh [--build-only] [SECONDS]: builds the libFuzzer targets of fuzz/ (clang++,
+# scripts/fuzz.sh [SECONDS]: builds the libFuzzer targets of fuzz/ (clang++,
 # ASan+UBSan, in build-fuzz/) and runs each for SECONDS (default 60), all at
 # once, on a scratch copy of its seed corpus fuzz/corpus/<target>/. Exits
 # non-zero on a build failure or on any crash, leak, sanitizer report or bug
@@ -9,8 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build_only=0
-if [[ ${1:-} == --build-only ]]; then build_only=1; shift; fi
 seconds=${1:-60}
 jobs=${BATON_JOBS:-2}
 targets=${BATON_FUZZ_TARGETS:-config_fuzz name_fuzz}
@@ -23,7 +21,6 @@ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=cl
   -DCMAKE_CXX_FLAGS="$flags" -DBATON_FUZZ=ON -DBATON_BUILD_TESTS=OFF -DBATON_BUILD_BENCH=OFF \
   -DBATON_BUILD_EXAMPLES=OFF -DBATON_BUILD_CLI=OFF -DBATON_INSTALL=OFF >/dev/null
 cmake --build "$dir" -j "$jobs" --target $targets
-((build_only)) && exit 0
 
 # intercept_tls_get_addr=0: as in scripts/test.sh (LeakSanitizer's tracer).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:intercept_tls_get_addr=0}

@@ -9,14 +9,10 @@
 #               each run for BATON_FUZZ_SECONDS (45) by scripts/fuzz.sh
 #
 # Each stage configures, builds and runs ctest (output of failed tests shown).
-# The builds of stages 2-4 start as soon as the normal build is done and run
-# beside the normal stage's tests at the lowest CPU and I/O priority (nice
-# 19, ionice idle): most tests wait on leases, timeouts and other
-# processes, and the compiler takes mostly the time they leave unused. Not
-# SCHED_IDLE: a compiler preempted there for as long as the tests keep the
-# CPUs busy can hold a file-system journal handle that every test's fsync
-# then waits for. A failing stage does not stop the others; the script ends
-# with a summary and exits non-zero if anything failed.
+# The stages run one after the other: a build beside the tests, even at the
+# lowest CPU and I/O priority, slows the servers' cancel and hand-off paths
+# past the suite's bounds. A failing stage does not stop the others; the
+# script ends with a summary and exits non-zero if anything failed.
 #
 # Knobs: BATON_TEST_STAGES="normal asan tsan fuzz" (a subset to run),
 # BATON_JOBS=2 (build parallelism), BATON_TEST_JOBS=3 (tests at once),
@@ -39,7 +35,7 @@ scripts/deps.sh
 # (scripts/servers.sh), stopped on any exit, failure included.
 # shellcheck source=servers.sh
 source scripts/servers.sh
-trap 'servers_stop; stop_prebuild' EXIT
+trap servers_stop EXIT
 servers_start
 
 # Sanitizers: stop at the first report, so a report is always a failure.
@@ -86,68 +82,18 @@ build_stage() {
   cmake -S . -B "$dir" -G Ninja "${cmake_args[@]}" && cmake --build "$dir" -j "$jobs"
 }
 
-# The builds of the stages after "normal", in the background at the lowest
-# CPU and I/O priority (see the top of this file); each leaves its output in
-# build-prebuild/<stage>.log and its exit status in
-# build-prebuild/<stage>.status.
-prebuild_pid=
-prebuild_one() {
-  local name=$1 status=0
-  shift
-  ("$@") >"build-prebuild/$name.log" 2>&1 || status=$?
-  echo "$status" >"build-prebuild/$name.status"
-}
-start_prebuild() {
-  rm -rf build-prebuild && mkdir -p build-prebuild
-  (
-    renice -n 19 -p $BASHPID >/dev/null
-    ionice -c 3 -p $BASHPID || true
-    for s in $stages; do
-      case $s in
-        asan|tsan) prebuild_one "$s" build_stage "$s" ;;
-        fuzz) prebuild_one fuzz scripts/fuzz.sh --build-only ;;
-      esac
-    done
-  ) &
-  prebuild_pid=$!
-}
-kill_tree() {
-  local child
-  for child in $(pgrep -P "$1" || true); do kill_tree "$child"; done
-  kill "$1" 2>/dev/null || true
-}
-stop_prebuild() {
-  if [[ -n $prebuild_pid ]]; then kill_tree "$prebuild_pid"; fi
-}
-# wait_prebuild NAME: waits for the background build of NAME; non-zero (with
-# its output shown) if it failed. Without a background build (or if it
-# stopped before NAME), returns 0: the stage then builds in the foreground.
-wait_prebuild() {
-  [[ -n $prebuild_pid ]] || return 0
-  while [[ ! -e build-prebuild/$1.status ]] && kill -0 "$prebuild_pid" 2>/dev/null; do sleep 2; done
-  [[ -e build-prebuild/$1.status ]] || return 0
-  echo "=================== $1: background build exited $(cat "build-prebuild/$1.status")"
-  if [[ $(cat "build-prebuild/$1.status") != 0 ]]; then
-    tail -n 60 "build-prebuild/$1.log"
-    return 1
-  fi
-}
-
-# stage NAME: builds (or finishes the background build of) stage NAME and
-# runs its ctest, adding its line to the summary.
+# stage NAME: builds stage NAME and runs its ctest, adding its line to the
+# summary.
 stage() {
   local name=$1 t0=$SECONDS
   stage_settings "$name"
   local log="$dir/ctest-output.log"
   echo
   echo "=================== $name: configure and build in $dir/"
-  if ! wait_prebuild "$name" || ! build_stage "$name"; then
+  if ! build_stage "$name"; then
     summary+=("FAIL  $name: configure or build failed")
     failed=1
     return 0
-  fi
-  if [[ $name == normal && -n $(tr ' ' '\n' <<<"$stages" | grep -vx -e normal -e '' || true) ]]; then
-    start_prebuild
   fi
   echo "=================== $name: ctest in $dir/"
   local result=PASS
@@ -168,7 +114,6 @@ fuzz_stage() {
   echo
   echo "=================== fuzz: scripts/fuzz.sh $fuzz_seconds"
   mkdir -p build-fuzz
-  wait_prebuild fuzz || true  # scripts/fuzz.sh builds again and reports a failure itself
   if ! scripts/fuzz.sh "$fuzz_seconds" 2>&1 | tee build-fuzz/fuzz-output.log; then
     result=FAIL
     failed=1
