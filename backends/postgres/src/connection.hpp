@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -104,12 +105,14 @@ class Connection {
     std::string sql;
   };
   // The bounds of one run(): when to send a cancel request (a stop request
-  // or `cancel_at`), and when to give the server up.
+  // or `cancel_at`), and when to give the server up. `cancel_sent` is set
+  // by whichever sends the one cancel request of the run: the reading
+  // thread, or the stop callback on the thread that requests the stop.
   struct Bounds {
     std::stop_token stop;
     Clock::time_point cancel_at;
     Clock::time_point hard_deadline;
-    bool cancel_sent = false;
+    std::atomic<bool> cancel_sent = false;
   };
 
   explicit Connection(PGconn* conn);
@@ -126,6 +129,7 @@ class Connection {
   void send_sync(bool before_sync, Clock::time_point hard_deadline);
   bool collect_results(const std::vector<Request>& requests, Bounds& bounds, bool before_sync, PipelineResult& out);
   void await_result(Bounds& bounds);
+  void cancel_once(Bounds& bounds) noexcept;
   bool record_result(Result result, const Request* request, PipelineResult& out);
   void recover_aborted_transaction(Clock::time_point hard_deadline);
 

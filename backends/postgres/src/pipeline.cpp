@@ -25,7 +25,15 @@ PipelineResult Connection::run(const std::vector<Statement>& statements, Clock::
   send_sync(before_sync, hard_deadline);
   Bounds bounds{std::move(stop), cancel_at, hard_deadline};
   PipelineResult out;
-  if (collect_results(requests, bounds, before_sync, out)) return out;
+  bool done = false;
+  {
+    // A stop request sends the cancel at once, from the requesting thread,
+    // instead of when the reading thread's next poll wakes.
+    std::stop_callback on_stop(bounds.stop, [this, &bounds]() noexcept { cancel_once(bounds); });
+    done = collect_results(requests, bounds, before_sync, out);
+  }
+  if (bounds.cancel_sent) cancel_sent_ = true;
+  if (done) return out;
   if (PQstatus(conn_) == CONNECTION_BAD) broken_ = true;
   recover_aborted_transaction(hard_deadline);
   return out;
@@ -117,11 +125,7 @@ bool Connection::collect_results(const std::vector<Request>& requests, Bounds& b
 // bounds the wait, and passing it breaks the connection.
 void Connection::await_result(Bounds& bounds) {
   while (PQisBusy(conn_)) {
-    if (!bounds.cancel_sent && (bounds.stop.stop_requested() || Clock::now() >= bounds.cancel_at)) {
-      cancel();
-      bounds.cancel_sent = true;
-      cancel_sent_ = true;
-    }
+    if (bounds.stop.stop_requested() || Clock::now() >= bounds.cancel_at) cancel_once(bounds);
     const auto until = bounds.cancel_sent ? bounds.hard_deadline : std::min(bounds.hard_deadline, bounds.cancel_at);
     if (!wait_socket(false, until)) {
       if (Clock::now() >= bounds.hard_deadline) fail("server does not answer");
@@ -129,6 +133,10 @@ void Connection::await_result(Bounds& bounds) {
     }
     if (PQconsumeInput(conn_) != 1) fail("connection lost");
   }
+}
+
+void Connection::cancel_once(Bounds& bounds) noexcept {
+  if (!bounds.cancel_sent.exchange(true)) cancel();
 }
 
 // Files one result of `request` into `out`: a statement's rows, or the
