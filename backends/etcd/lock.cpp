@@ -2,6 +2,7 @@
 // classic etcd queue of keys in create-revision order, each waiter watching
 // only its predecessor, with the holder's lease as the grant's lease.
 #include <cstdio>
+#include <future>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -55,6 +56,11 @@ class EtcdLock final : public BackendLock {
  public:
   EtcdLock(std::shared_ptr<Store> store, std::string_view name, Owner owner)
       : store_(std::move(store)), dir_(name_dir(store_->prefix(), name)), owner_(std::move(owner)) {}
+  // Called without a grant held; ends the kept lease (quietly: it ends by
+  // its TTL anyway).
+  ~EtcdLock() override {
+    if (idle_lease_ != 0) store_->revoke_quietly(idle_lease_);
+  }
 
   std::optional<std::uint64_t> acquire(Clock::time_point deadline, milliseconds ttl, std::stop_token stop) override;
   std::optional<std::uint64_t> try_acquire(milliseconds ttl) override;
@@ -62,10 +68,13 @@ class EtcdLock final : public BackendLock {
   bool release() override;
 
  private:
+  nlohmann::json enqueue_txn(const Attempt& a, milliseconds ttl) const;
   std::optional<Attempt> enqueue(milliseconds ttl);
   Turn wait_turn(Attempt& a, milliseconds ttl, Clock::time_point deadline, const std::stop_token& stop);
   bool move_key(const std::string& key, std::int64_t ticket, std::int64_t lease, milliseconds ttl);
   std::uint64_t hold(std::string key, std::int64_t ticket, std::int64_t lease, milliseconds ttl);
+  std::int64_t take_lease(milliseconds ttl, std::string_view what);
+  void keep_lease(std::int64_t lease, milliseconds ttl);
 
   const std::shared_ptr<Store> store_;
   const std::string dir_;
@@ -75,7 +84,33 @@ class EtcdLock final : public BackendLock {
   std::int64_t token_ = 0;
   std::int64_t lease_ = 0;
   milliseconds ttl_{0};
+  // A lease with no key, kept from the last grant or attempt for the next
+  // one (0: none), and its length in seconds.
+  std::int64_t idle_lease_ = 0;
+  std::int64_t idle_seconds_ = 0;
 };
+
+// A lease of `ttl` for a new attempt: the kept one when it has that length
+// and a keep-alive renews it to its full TTL (no write to the cluster's
+// log), else a new grant.
+std::int64_t EtcdLock::take_lease(milliseconds ttl, std::string_view what) {
+  const auto kept = std::exchange(idle_lease_, 0);
+  if (kept != 0 && idle_seconds_ == lease_seconds(ttl) && store_->keep_alive(kept, what)) return kept;
+  if (kept != 0) store_->revoke_quietly(kept);
+  return store_->grant(ttl, what);
+}
+
+// Keeps `lease`, which holds no key, for the next attempt. A lease of
+// baton::forever is never kept: nothing would end it.
+void EtcdLock::keep_lease(std::int64_t lease, milliseconds ttl) {
+  if (ttl == baton::forever) {
+    store_->revoke_quietly(lease);
+    return;
+  }
+  if (idle_lease_ != 0) store_->revoke_quietly(idle_lease_);
+  idle_lease_ = lease;
+  idle_seconds_ = lease_seconds(ttl);
+}
 
 std::uint64_t EtcdLock::hold(std::string key, std::int64_t ticket, std::int64_t lease, milliseconds ttl) {
   key_ = std::move(key);
@@ -85,27 +120,53 @@ std::uint64_t EtcdLock::hold(std::string key, std::int64_t ticket, std::int64_t 
   return static_cast<std::uint64_t>(ticket);
 }
 
-// Puts the attempt's key under a new lease of `ttl`, in one transaction: if
-// the lock is free (no key under the name) it is granted; otherwise the key
-// joins the queue and the transaction also reads the queue. nullopt when
-// granted at once (the grant is recorded).
+// The enqueue transaction: if the lock is free (no key under the name), put
+// the attempt's key: granted. Otherwise put it and read the queue.
+nlohmann::json EtcdLock::enqueue_txn(const Attempt& a, milliseconds ttl) const {
+  auto range = prefix_range(dir_);
+  range["sort_order"] = "ASCEND";
+  range["sort_target"] = "CREATE";
+  auto free = prefix_range(dir_);
+  free.update({{"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}});
+  const auto value = entry_value(owner_, ttl);
+  return {{"compare", {free}},
+          {"success", {put(a.key, value, a.lease)}},
+          {"failure", {put(a.key, value, a.lease), {{"request_range", range}}}}};
+}
+
+// Puts the attempt's key under a lease of `ttl` in one transaction
+// (enqueue_txn). The lease kept from the last attempt is renewed by a
+// keep-alive sent beside the transaction, on another connection, so reusing
+// it costs no extra round trip; if the keep-alive finds it gone, the attempt
+// is undone (revoking that lease deletes the key) and made again with a new
+// lease. nullopt when granted at once (the grant is recorded).
 std::optional<Attempt> EtcdLock::enqueue(milliseconds ttl) {
-  Attempt a;
-  a.lease = store_->grant(ttl, "acquire");
-  a.key = dir_ + hex16(a.lease);
-  try {
-    auto range = prefix_range(dir_);
-    range["sort_order"] = "ASCEND";
-    range["sort_target"] = "CREATE";
-    auto free = prefix_range(dir_);
-    free.update({{"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}});
-    const auto value = entry_value(owner_, ttl);
-    const nlohmann::json txn{{"compare", {free}},
-                             {"success", {put(a.key, value, a.lease)}},
-                             {"failure", {put(a.key, value, a.lease), {{"request_range", range}}}}};
-    const auto reply = store_->client().call("/v3/kv/txn", txn, "acquire");
-    const auto revision = int_field(reply.value("header", nlohmann::json::object()), "revision");
-    if (reply.value("succeeded", false)) {
+  for (bool fresh = false;; fresh = true) {
+    Attempt a;
+    std::future<bool> renewed;
+    if (idle_lease_ != 0 && idle_seconds_ == lease_seconds(ttl)) {
+      a.lease = std::exchange(idle_lease_, 0);
+      renewed = std::async(std::launch::async,
+                           [store = store_, lease = a.lease] { return store->keep_alive(lease, "acquire"); });
+    } else {
+      a.lease = take_lease(ttl, "acquire");
+    }
+    a.key = dir_ + hex16(a.lease);
+    std::optional<nlohmann::json> reply;
+    try {
+      reply = store_->client().call_lease("/v3/kv/txn", enqueue_txn(a, ttl), "acquire");
+      if (renewed.valid() && !renewed.get()) reply.reset();
+    } catch (...) {
+      store_->revoke_quietly(a.lease);
+      throw;
+    }
+    if (!reply) {
+      store_->revoke_quietly(a.lease);
+      if (fresh) throw BackendError("etcd: acquire: a lease just granted is not found");
+      continue;
+    }
+    const auto revision = int_field(reply->value("header", nlohmann::json::object()), "revision");
+    if (reply->value("succeeded", false)) {
       hold(a.key, revision, a.lease, ttl);
       return std::nullopt;
     }
@@ -113,14 +174,11 @@ std::optional<Attempt> EtcdLock::enqueue(milliseconds ttl) {
     // repeated on another member finds the key it made before, and keeps
     // its place.
     a.read_revision = revision;
-    a.queue = entries_of(reply["responses"].at(1)["response_range"]);
+    a.queue = entries_of((*reply)["responses"].at(1)["response_range"]);
     for (const auto& e : a.queue) {
       if (e.key == a.key) a.ticket = e.create_revision;
     }
     return a;
-  } catch (...) {
-    store_->revoke_quietly(a.lease);
-    throw;
   }
 }
 
@@ -154,7 +212,12 @@ Turn EtcdLock::wait_turn(Attempt& a, milliseconds ttl, Clock::time_point deadlin
     }
     if (!present || !key_alive) return Turn::dropped;
     if (before == nullptr) break;
-    const auto end = wait_for_delete(store_->client(), before->key, a.read_revision + 1, deadline, stop, waiter_beat, beat);
+    const auto gone = [&, key = before->key] {
+      const auto reply = store_->client().call("/v3/kv/range", {{"key", base64(key)}, {"count_only", true}}, "wait");
+      return int_field(reply, "count") == 0;
+    };
+    const auto end =
+        wait_for_delete(store_->client(), before->key, a.read_revision + 1, deadline, stop, waiter_beat, beat, gone);
     if (end == WatchEnd::deadline || end == WatchEnd::stopped) return Turn::gave_up;
     // A stream that ended without the deletion is opened again after a pause,
     // never in a tight loop.
@@ -190,15 +253,28 @@ std::optional<std::uint64_t> EtcdLock::acquire(Clock::time_point deadline, milli
       throw;
     }
     if (turn == Turn::granted) return hold(a->key, a->ticket, a->lease, ttl);
-    // Revoking the leases deletes the key: the waiter behind sees it go.
-    if (a->waiter != 0) store_->revoke_quietly(a->waiter);
-    store_->revoke_quietly(a->lease);
+    // Revoking the waiter lease deletes the key: the waiter behind sees it
+    // go. The other lease has no key then, and is kept for the next
+    // attempt, unless the key's fate is unknown.
+    bool key_gone = a->ticket != 0;
+    if (a->waiter != 0) {
+      try {
+        store_->revoke(a->waiter, "acquire");
+      } catch (const Error&) {  // the waiter lease ends by its TTL
+        key_gone = false;
+      }
+    }
+    if (key_gone) {
+      keep_lease(a->lease, ttl);
+    } else {
+      store_->revoke_quietly(a->lease);
+    }
     if (turn == Turn::gave_up || Clock::now() >= deadline || stop.stop_requested()) return std::nullopt;
   }
 }
 
 std::optional<std::uint64_t> EtcdLock::try_acquire(milliseconds ttl) {
-  const auto lease = store_->grant(ttl, "try_acquire");
+  const auto lease = take_lease(ttl, "try_acquire");
   const std::string key = dir_ + hex16(lease);
   try {
     auto free = prefix_range(dir_);
@@ -212,7 +288,7 @@ std::optional<std::uint64_t> EtcdLock::try_acquire(milliseconds ttl) {
     store_->revoke_quietly(lease);
     throw;
   }
-  store_->revoke_quietly(lease);
+  keep_lease(lease, ttl);  // nothing was written
   return std::nullopt;
 }
 
@@ -246,12 +322,18 @@ bool EtcdLock::renew(milliseconds ttl) {
   return true;
 }
 
-// Revoking the grant's lease deletes its key; a lease already gone (expired,
-// or revoked by clear()) means the grant was lost, and nothing else is
-// touched.
+// Deletes the grant's key if it is still the grant's (its create revision
+// is the token), and keeps the lease for the next grant. A key already gone
+// (its lease expired, or clear() revoked it) means the grant was lost, and
+// nothing else is touched. A forever lease is revoked, deleting the key.
 bool EtcdLock::release() {
   const auto lease = std::exchange(lease_, 0);
-  return store_->revoke(lease, "release");
+  if (ttl_ == baton::forever) return store_->revoke(lease, "release");
+  const nlohmann::json txn{{"compare", {compare_created(key_, token_)}},
+                           {"success", {{{"request_delete_range", {{"key", base64(key_)}}}}}}};
+  if (!store_->client().call("/v3/kv/txn", txn, "release").value("succeeded", false)) return false;
+  keep_lease(lease, ttl_);
+  return true;
 }
 
 }  // namespace

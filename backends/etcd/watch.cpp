@@ -16,6 +16,7 @@ struct StreamState {
   std::string pending;
   bool deleted = false;
   bool canceled = false;
+  bool created = false;  // etcd confirmed the watch
 };
 
 void read_message(StreamState& state, const std::string& line) {
@@ -26,6 +27,7 @@ void read_message(StreamState& state, const std::string& line) {
   }
   const auto& result = message["result"];
   if (result.value("canceled", false) || int_field(result, "compact_revision") != 0) state.canceled = true;
+  if (result.value("created", false)) state.created = true;
   if (!result.contains("events")) return;
   for (const auto& event : result["events"]) {
     if (event.value("type", "PUT") == "DELETE") state.deleted = true;
@@ -64,7 +66,8 @@ struct Attached {
 
 WatchEnd wait_for_delete(Client& client, const std::string& key, std::int64_t start_revision,
                          Clock::time_point deadline, const std::stop_token& stop,
-                         std::chrono::milliseconds tick_interval, const std::function<bool()>& tick) {
+                         std::chrono::milliseconds tick_interval, const std::function<bool()>& tick,
+                         const std::function<bool()>& gone) {
   StreamState state;
   const std::string body =
       nlohmann::json{{"create_request",
@@ -102,6 +105,11 @@ WatchEnd wait_for_delete(Client& client, const std::string& key, std::int64_t st
       // The unary calls moved to another member: this one may be frozen or
       // cut off, and its stream silent. Watch again where they go.
       if (client.current_endpoint() != endpoint) return WatchEnd::ended;
+      // A stream not yet confirmed may be stuck in its connect (a dropped
+      // SYN waits a second or more for its retransmission): meanwhile the
+      // key is looked up on a pooled connection, so a waiter never waits
+      // on a new connection for longer than a tick.
+      if (!state.created && gone()) return WatchEnd::deleted;
       next_tick = Clock::now() + tick_interval;
     }
     const auto until = std::min(deadline, next_tick);

@@ -26,11 +26,14 @@ enum class WatchEnd {
 // stop wakes the poll), or the stream ends. Calls `tick` on this thread about
 // every `tick_interval` (it keeps the waiter's lease alive); `tick` returning
 // false ends the wait, and so does a tick after which the client's unary
-// calls go to another endpoint than the stream's. Throws what `tick` throws;
+// calls go to another endpoint than the stream's. Until etcd confirms the
+// watch, each tick also asks `gone` (a unary look-up) whether the key is
+// gone already, and ends the wait as `deleted` if so. Throws what `tick` throws;
 // a stream that cannot be opened is `ended`, so the caller's next unary call
 // reports the failure.
 WatchEnd wait_for_delete(Client& client, const std::string& key, std::int64_t start_revision,
                          Clock::time_point deadline, const std::stop_token& stop,
-                         std::chrono::milliseconds tick_interval, const std::function<bool()>& tick);
+                         std::chrono::milliseconds tick_interval, const std::function<bool()>& tick,
+                         const std::function<bool()>& gone);
 
 }  // namespace baton::etcd
