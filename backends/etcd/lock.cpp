@@ -47,7 +47,6 @@ struct Attempt {
   std::int64_t lease = 0;
   std::int64_t waiter = 0;
   std::vector<Entry> queue;
-  std::int64_t read_revision = 0;
 };
 
 enum class Turn { granted, gave_up, dropped };
@@ -71,6 +70,7 @@ class EtcdLock final : public BackendLock {
   nlohmann::json enqueue_txn(const Attempt& a, milliseconds ttl) const;
   std::optional<Attempt> enqueue(milliseconds ttl);
   Turn wait_turn(Attempt& a, milliseconds ttl, Clock::time_point deadline, const std::stop_token& stop);
+  std::optional<Turn> take_turn(Attempt& a, milliseconds ttl, bool& lease_alive);
   bool move_key(const std::string& key, std::int64_t ticket, std::int64_t lease, milliseconds ttl);
   std::uint64_t hold(std::string key, std::int64_t ticket, std::int64_t lease, milliseconds ttl);
   std::int64_t take_lease(milliseconds ttl, std::string_view what);
@@ -173,7 +173,6 @@ std::optional<Attempt> EtcdLock::enqueue(milliseconds ttl) {
     // The ticket is the key's create revision as read back: a request
     // repeated on another member finds the key it made before, and keeps
     // its place.
-    a.read_revision = revision;
     a.queue = entries_of((*reply)["responses"].at(1)["response_range"]);
     for (const auto& e : a.queue) {
       if (e.key == a.key) a.ticket = e.create_revision;
@@ -188,6 +187,50 @@ bool EtcdLock::move_key(const std::string& key, std::int64_t ticket, std::int64_
   const nlohmann::json txn{{"compare", {compare_created(key, ticket)}},
                            {"success", {put(key, entry_value(owner_, ttl), lease)}}};
   return store_->client().call("/v3/kv/txn", txn, "move").value("succeeded", false);
+}
+
+// One transaction: if no key of the name is older than the attempt's, move
+// the attempt's key to the grant's lease (granted); otherwise read the queue
+// into `a.queue` (nullopt) or find the key gone (dropped). The grant's
+// lease is renewed by a keep-alive sent beside it; one found gone is
+// replaced by a new lease, by a second move.
+std::optional<Turn> EtcdLock::take_turn(Attempt& a, milliseconds ttl, bool& lease_alive) {
+  const bool finite = ttl != baton::forever;
+  std::future<bool> renewed;
+  if (!lease_alive) {
+    store_->revoke_quietly(a.lease);
+    a.lease = 0;
+    a.lease = store_->grant(ttl, "acquire");
+    lease_alive = true;
+  } else if (finite) {
+    renewed = std::async(std::launch::async,
+                         [store = store_, lease = a.lease] { return store->keep_alive(lease, "acquire"); });
+  }
+  auto first = prefix_range(dir_);
+  first.update({{"target", "CREATE"}, {"result", "GREATER"}, {"create_revision", std::to_string(a.ticket - 1)}});
+  auto range = prefix_range(dir_);
+  range["sort_order"] = "ASCEND";
+  range["sort_target"] = "CREATE";
+  const nlohmann::json txn{{"compare", {first, compare_created(a.key, a.ticket)}},
+                           {"success", {put(a.key, entry_value(owner_, ttl), a.lease)}},
+                           {"failure", {{{"request_range", range}}}}};
+  auto reply = store_->client().call_lease("/v3/kv/txn", txn, "acquire");
+  if (renewed.valid() && !renewed.get()) {
+    lease_alive = false;
+    if (!reply || !reply->value("succeeded", false)) return std::nullopt;
+    // Granted on a lease that ended: move the key to a new one at once.
+    store_->revoke_quietly(a.lease);  // deletes the key if it got there first
+    a.lease = 0;
+    a.lease = store_->grant(ttl, "acquire");
+    if (!move_key(a.key, a.ticket, a.lease, ttl)) return Turn::dropped;
+  } else if (!reply) {
+    throw BackendError("etcd: acquire: a live lease is not found");
+  } else if (!reply->value("succeeded", false)) {
+    a.queue = entries_of((*reply)["responses"].at(0)["response_range"]);
+    return std::nullopt;
+  }
+  a.waiter = 0;  // the waiter lease has no key left; it ends by its TTL
+  return Turn::granted;
 }
 
 // Waits, watching only the predecessor's key, until the attempt's key is
@@ -211,28 +254,22 @@ Turn EtcdLock::wait_turn(Attempt& a, milliseconds ttl, Clock::time_point deadlin
       if (e.create_revision == a.ticket && e.key == a.key) present = true;
     }
     if (!present || !key_alive) return Turn::dropped;
-    if (before == nullptr) break;
-    const auto gone = [&, key = before->key] {
-      const auto reply = store_->client().call("/v3/kv/range", {{"key", base64(key)}, {"count_only", true}}, "wait");
-      return int_field(reply, "count") == 0;
-    };
-    const auto end =
-        wait_for_delete(store_->client(), before->key, a.read_revision + 1, deadline, stop, waiter_beat, beat, gone);
-    if (end == WatchEnd::deadline || end == WatchEnd::stopped) return Turn::gave_up;
-    // A stream that ended without the deletion is opened again after a pause,
-    // never in a tight loop.
-    if (end == WatchEnd::ended) std::this_thread::sleep_for(retry_pause);
-    a.queue = store_->queue(dir_, &a.read_revision);
+    if (before != nullptr) {
+      // Gone: no key of that name, or a newer one (a Lock instance reuses
+      // its lease, and so its key's name, for its next attempt).
+      const auto gone = [&, key = before->key, created = before->create_revision] {
+        const auto reply = store_->client().call("/v3/kv/range", {{"key", base64(key)}, {"keys_only", true}}, "wait");
+        const auto found = entries_of(reply);
+        return found.empty() || found.front().create_revision != created;
+      };
+      const auto end = wait_for_delete(store_->client(), before->key, deadline, stop, waiter_beat, beat, gone);
+      if (end == WatchEnd::deadline || end == WatchEnd::stopped) return Turn::gave_up;
+      // A stream that ended without the deletion is opened again after a
+      // pause, never in a tight loop.
+      if (end == WatchEnd::ended) std::this_thread::sleep_for(retry_pause);
+    }
+    if (const auto turn = take_turn(a, ttl, lease_alive)) return *turn;
   }
-  if (!lease_alive || (finite && !store_->keep_alive(a.lease, "acquire"))) {
-    store_->revoke_quietly(a.lease);
-    a.lease = 0;
-    a.lease = store_->grant(ttl, "acquire");
-  }
-  if (!move_key(a.key, a.ticket, a.lease, ttl)) return Turn::dropped;
-  // The waiter lease has no key left; it ends by its TTL.
-  a.waiter = 0;
-  return Turn::granted;
 }
 
 std::optional<std::uint64_t> EtcdLock::acquire(Clock::time_point deadline, milliseconds ttl, std::stop_token stop) {

@@ -64,14 +64,13 @@ struct Attached {
 
 }  // namespace
 
-WatchEnd wait_for_delete(Client& client, const std::string& key, std::int64_t start_revision,
-                         Clock::time_point deadline, const std::stop_token& stop,
+WatchEnd wait_for_delete(Client& client, const std::string& key, Clock::time_point deadline, const std::stop_token& stop,
                          std::chrono::milliseconds tick_interval, const std::function<bool()>& tick,
                          const std::function<bool()>& gone) {
   StreamState state;
   const std::string body =
       nlohmann::json{{"create_request",
-                      {{"key", base64(key)}, {"start_revision", std::to_string(start_revision)}, {"filters", {"NOPUT"}}}}}
+                      {{"key", base64(key)}, {"filters", {"NOPUT"}}}}}
           .dump();
   std::unique_ptr<CURLM, MultiDeleter> multi(curl_multi_init());
   std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
@@ -91,6 +90,16 @@ WatchEnd wait_for_delete(Client& client, const std::string& key, std::int64_t st
   Attached attached{multi.get(), easy.get()};
   std::stop_callback wake(stop, [m = multi.get()] { curl_multi_wakeup(m); });
 
+  // The watch starts at the revision after the cluster's current one when
+  // etcd creates it (a watch from an older revision is served by a catch-up
+  // loop that runs every 100 ms): a deletion before that is seen by one
+  // look-up once etcd confirms the watch. Until then the key is looked up on
+  // a pooled connection, first after 5 ms, then at doubling intervals up to
+  // a tick: the stream's own connect and set-up can take longer than a
+  // hand-off (a dropped SYN waits a second or more for its retransmission).
+  bool looked_after_created = false;
+  auto look_interval = std::chrono::milliseconds(5);
+  auto next_look = Clock::now() + look_interval;
   auto next_tick = Clock::now() + tick_interval;
   for (;;) {
     int running = 0;
@@ -105,14 +114,18 @@ WatchEnd wait_for_delete(Client& client, const std::string& key, std::int64_t st
       // The unary calls moved to another member: this one may be frozen or
       // cut off, and its stream silent. Watch again where they go.
       if (client.current_endpoint() != endpoint) return WatchEnd::ended;
-      // A stream not yet confirmed may be stuck in its connect (a dropped
-      // SYN waits a second or more for its retransmission): meanwhile the
-      // key is looked up on a pooled connection, so a waiter never waits
-      // on a new connection for longer than a tick.
-      if (!state.created && gone()) return WatchEnd::deleted;
       next_tick = Clock::now() + tick_interval;
     }
-    const auto until = std::min(deadline, next_tick);
+    if (state.created && !looked_after_created) {
+      looked_after_created = true;
+      if (gone()) return WatchEnd::deleted;
+    }
+    if (!state.created && Clock::now() >= next_look) {
+      if (gone()) return WatchEnd::deleted;
+      look_interval = std::min(look_interval * 2, tick_interval);
+      next_look = Clock::now() + look_interval;
+    }
+    const auto until = std::min({deadline, next_tick, state.created ? Clock::time_point::max() : next_look});
     const auto wait = std::clamp<std::int64_t>(baton::kit::remaining(until).count(), 1, 1000);
     curl_multi_poll(multi.get(), nullptr, 0, static_cast<int>(wait), nullptr);
   }
