@@ -371,7 +371,7 @@ def new_sandbox(name):
     sb = Sandbox(BATON, "baton-etcd-faults-")
     cl = Cluster()
     sb.write_config({"backend": "etcd", "plugins": [PLUGIN],
-                     "etcd": {"endpoints": cl.endpoints, "prefix": f"/baton-faults/{os.getpid()}-{time.monotonic_ns()}/",
+                     "etcd": {"endpoints": cl.endpoints, "prefix": f"baton-faults/{os.getpid()}-{time.monotonic_ns()}/",
                               "connect_timeout_ms": CONNECT_TIMEOUT_MS, "command_timeout_ms": COMMAND_TIMEOUT_MS},
                      "defaults": {"ttl_seconds": TTL}})
     sb.cluster = cl
