@@ -13,7 +13,10 @@ endpoints in $BATON_TEST_ETCD_CLUSTER_ENDPOINTS, their directories (each
 with start.sh, etcd.pid) under $BATON_TEST_ETCD_CLUSTER_DIR. A case
 SIGKILLs, SIGSTOPs and restarts members, and leaves all three running and
 healthy at its end, pass or fail; a cluster it cannot restore fails it.
-Every case uses a key prefix of its own.
+Every case uses a key prefix of its own. A case that kills or stops the
+leader first moves the leadership to m1, the member the config lists
+first, so the fault hits both the leader and the member the backend most
+likely talks to, whichever member happened to lead.
 
 What the cases hold the backend to:
 - with quorum, a holder keeps its lock (same token) through the fault,
@@ -81,18 +84,31 @@ class Cluster:
                                "--command-timeout=1s", *args], env={**os.environ, "ETCDCTL_API": "3"},
                               capture_output=True, text=True, timeout=timeout)
 
+    def status(self, m):
+        """The member's `endpoint status` (member_id, leader, ...), or None when it does not answer."""
+        if self.pid(m) is None:
+            return None
+        r = self.etcdctl([self.endpoint(m)], "endpoint", "status", "-w", "json")
+        return json.loads(r.stdout)[0]["Status"] if r.returncode == 0 else None
+
     def leader(self):
         """The member that leads now, or None when no running member knows a leader."""
         for m in self.members:
-            if self.pid(m) is None:
-                continue
-            r = self.etcdctl([self.endpoint(m)], "endpoint", "status", "-w", "json")
-            if r.returncode != 0:
-                continue
-            st = json.loads(r.stdout)[0]["Status"]
-            if st.get("leader") and st["leader"] == st["header"]["member_id"]:
+            st = self.status(m)
+            if st and st.get("leader") and st["leader"] == st["header"]["member_id"]:
                 return m
         return None
+
+    def make_leader(self, m):
+        """Moves the leadership to member m, so that a fault of the leader is also a fault of the member the
+        backend's config lists first."""
+        leader = wait_for(self.leader, 10, "a leader")
+        if leader != m:
+            target = format(self.status(m)["header"]["member_id"], "x")
+            r = self.etcdctl([self.endpoint(leader)], "move-leader", target)
+            check(r.returncode == 0, f"etcdctl move-leader to {m}", r)
+        wait_for(lambda: self.leader() == m, 10, f"{m} to lead")
+        return m
 
     def healthy(self, members=None):
         """True when each of `members` (default all) answers a quorum read."""
@@ -193,7 +209,7 @@ def kill_leader_during_hold(sb, cl):
     """SIGKILL the leader while a lock is held: the holder keeps it (same token) past two leases; the next gets a higher token."""
     holder = start_holder(sb, "k")
     token = sb.status("k")["token"]
-    leader = cl.leader()
+    leader = cl.make_leader(cl.members[0])
     cl.kill(leader, signal.SIGKILL)
     wait_for(lambda: cl.leader() not in (None, leader), 10, "a new leader")
     time.sleep(2 * TTL)
@@ -210,7 +226,7 @@ def kill_leader_during_wait(sb, cl):
     """SIGKILL the leader while 3 waiters queue behind a holder: all served in FIFO order, one at a time, tokens increasing."""
     holder = start_holder(sb, "w")
     waiters = queue_waiters(sb, "w", ["w1", "w2", "w3"])
-    leader = cl.leader()
+    leader = cl.make_leader(cl.members[0])
     cl.kill(leader, signal.SIGKILL)
     wait_for(lambda: cl.leader() not in (None, leader), 10, "a new leader")
     time.sleep(TTL)
@@ -230,7 +246,7 @@ def sigstop_leader(sb, cl):
     holder = start_holder(sb, "s")
     token = sb.status("s")["token"]
     waiter, = queue_waiters(sb, "s", ["w1"])
-    leader = cl.leader()
+    leader = cl.make_leader(cl.members[0])
     cl.kill(leader, signal.SIGSTOP)
     try:
         wait_for(lambda: cl.leader() not in (None, leader), 10, "a new leader")
@@ -289,7 +305,9 @@ def quorum_loss(sb, cl):
     holder = start_holder(sb, "q")
     token = sb.status("q")["token"]
     waiter, = queue_waiters(sb, "q", ["w1"])
-    leader = cl.leader()
+    # The member the config lists first is left alone, as the leader: it
+    # answers, but cannot commit anything.
+    leader = cl.make_leader(cl.members[0])
     stopped = [m for m in cl.members if m != leader]
     for m in stopped:
         cl.kill(m, signal.SIGSTOP)
@@ -336,8 +354,7 @@ def cluster_faults_take_effect(sb, cl):
     (a write fails), a restarted member rejoins. The etcd.* cases rest on these."""
     put = lambda eps, v: cl.etcdctl(eps, "put", f"/baton-faults-harness/{os.getpid()}", v)  # noqa: E731
     check(put(cl.endpoints, "1").returncode == 0, "a write succeeds on the healthy cluster")
-    leader = cl.leader()
-    check(leader is not None, "the cluster has a leader")
+    leader = cl.make_leader(cl.members[1])
     cl.kill(leader, signal.SIGKILL)
     t0 = time.monotonic()
     wait_for(lambda: cl.leader() not in (None, leader), 10, "a new leader after the old one was killed")
@@ -348,7 +365,8 @@ def cluster_faults_take_effect(sb, cl):
     wait_for(lambda: cl.healthy(), 20, f"{leader} rejoins after its restart")
     r = cl.etcdctl([cl.endpoint(leader)], "get", "--print-value-only", f"/baton-faults-harness/{os.getpid()}")
     check(r.stdout.strip() == "2", f"the restarted {leader} has the write made while it was down", r)
-    stopped = [m for m in cl.members if m != cl.leader()]
+    leader = cl.make_leader(cl.members[0])
+    stopped = [m for m in cl.members if m != leader]
     for m in stopped:
         cl.kill(m, signal.SIGSTOP)
     try:
