@@ -16,9 +16,9 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
+
+from plugin_build import build_plugin, fail, install_prefix, run, run_streamed
 
 # The broken copy's defect: every grant hands out token 1 instead of its
 # ticket, so tokens never increase (docs/design.md §1.7 wants strictly
@@ -28,34 +28,6 @@ DEFECT = [
 ]
 DEFECT_FILE = "flock_backend.cpp"
 DEFECT_CLAUSE = "contract clause: docs/design.md §1.7 Fencing tokens"
-
-
-def fail(message):
-    print(f"FAIL: {message}", flush=True)
-    sys.exit(1)
-
-
-def run(cmd, **kw):
-    print("+ " + " ".join(str(c) for c in cmd), flush=True)
-    return subprocess.run([str(c) for c in cmd], text=True, **kw)
-
-
-def run_streamed(cmd):
-    """Runs cmd with its output shown as it comes; returns (exit status, output)."""
-    print("+ " + " ".join(str(c) for c in cmd), flush=True)
-    proc = subprocess.Popen([str(c) for c in cmd], text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    lines = []
-    for line in proc.stdout:
-        print(line, end="", flush=True)
-        lines.append(line)
-    return proc.wait(), "".join(lines)
-
-
-def must(cmd, **kw):
-    result = run(cmd, **kw)
-    if result.returncode != 0:
-        fail(f"exit {result.returncode}: {' '.join(str(c) for c in cmd)}\n{result.stdout or ''}{result.stderr or ''}")
-    return result
 
 
 def paths(work):
@@ -70,13 +42,7 @@ def paths(work):
 
 
 def build_example(source, build, prefix, args):
-    must(["cmake", "-S", source, "-B", build, "-G", args.generator, f"-DCMAKE_PREFIX_PATH={prefix}",
-          "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_CXX_COMPILER={args.cxx}"])
-    must(["cmake", "--build", build, "-j2"])
-    plugin = os.path.join(build, "libbaton_flock.so")
-    if not os.path.isfile(plugin):
-        fail(f"the example's build made no {plugin}")
-    return plugin
+    return build_plugin(source, build, prefix, "libbaton_flock.so", args.generator, args.cxx)
 
 
 def write_config(path, plugin, lock_dir):
@@ -99,9 +65,7 @@ def break_copy(source, target):
 def step_build(args, p):
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
-    installed = os.path.join(args.work, "installed")
-    must(["cmake", "--install", args.build_dir, "--prefix", installed])
-    os.rename(installed, p["prefix"])
+    install_prefix(args.build_dir, args.work, p["prefix"])
     plugin = build_example(args.source, p["example"], p["prefix"], args)
     write_config(p["config"], plugin, os.path.join(args.work, "locks"))
     broken_source = os.path.join(args.work, "broken-src")

@@ -1,0 +1,109 @@
+#include "watch.hpp"
+
+#include <algorithm>
+#include <memory>
+
+#include <baton/kit/deadline.hpp>
+
+#include "keys.hpp"
+
+namespace baton::etcd {
+
+namespace {
+
+// What the stream has said so far: complete lines are parsed as they come.
+struct StreamState {
+  std::string pending;
+  bool deleted = false;
+  bool canceled = false;
+};
+
+void read_message(StreamState& state, const std::string& line) {
+  const auto message = nlohmann::json::parse(line, nullptr, false);
+  if (!message.is_object() || !message.contains("result")) {
+    state.canceled = true;  // an error message: the stream is of no use
+    return;
+  }
+  const auto& result = message["result"];
+  if (result.value("canceled", false) || int_field(result, "compact_revision") != 0) state.canceled = true;
+  if (!result.contains("events")) return;
+  for (const auto& event : result["events"]) {
+    if (event.value("type", "PUT") == "DELETE") state.deleted = true;
+  }
+}
+
+std::size_t on_data(char* data, std::size_t size, std::size_t count, void* user) {
+  auto& state = *static_cast<StreamState*>(user);
+  state.pending.append(data, size * count);
+  std::size_t newline;
+  while ((newline = state.pending.find('\n')) != std::string::npos) {
+    read_message(state, state.pending.substr(0, newline));
+    state.pending.erase(0, newline + 1);
+  }
+  return size * count;
+}
+
+struct MultiDeleter {
+  void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+};
+struct EasyDeleter {
+  void operator()(CURL* e) const { curl_easy_cleanup(e); }
+};
+struct ListDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+// Removes the easy handle from the multi handle before either is freed.
+struct Attached {
+  CURLM* multi;
+  CURL* easy;
+  ~Attached() { curl_multi_remove_handle(multi, easy); }
+};
+
+}  // namespace
+
+WatchEnd wait_for_delete(Client& client, const std::string& key, std::int64_t start_revision,
+                         Clock::time_point deadline, const std::stop_token& stop,
+                         std::chrono::milliseconds tick_interval, const std::function<bool()>& tick) {
+  StreamState state;
+  const std::string body =
+      nlohmann::json{{"create_request",
+                      {{"key", base64(key)}, {"start_revision", std::to_string(start_revision)}, {"filters", {"NOPUT"}}}}}
+          .dump();
+  std::unique_ptr<CURLM, MultiDeleter> multi(curl_multi_init());
+  std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
+  std::unique_ptr<curl_slist, ListDeleter> headers(client.headers());
+  if (!multi || !easy) return WatchEnd::ended;
+  client.configure(easy.get());
+  const std::string url = client.current_endpoint() + "/v3/watch";
+  curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy.get(), CURLOPT_POST, 1L);
+  curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(easy.get(), CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, &on_data);
+  curl_easy_setopt(easy.get(), CURLOPT_WRITEDATA, &state);
+  curl_multi_add_handle(multi.get(), easy.get());
+  Attached attached{multi.get(), easy.get()};
+  std::stop_callback wake(stop, [m = multi.get()] { curl_multi_wakeup(m); });
+
+  auto next_tick = Clock::now() + tick_interval;
+  for (;;) {
+    int running = 0;
+    curl_multi_perform(multi.get(), &running);
+    if (state.deleted) return WatchEnd::deleted;
+    if (stop.stop_requested()) return WatchEnd::stopped;
+    const auto now = Clock::now();
+    if (now >= deadline) return WatchEnd::deadline;
+    if (running == 0 || state.canceled) return WatchEnd::ended;
+    if (now >= next_tick) {
+      if (!tick()) return WatchEnd::ended;
+      next_tick = Clock::now() + tick_interval;
+    }
+    const auto until = std::min(deadline, next_tick);
+    const auto wait = std::clamp<std::int64_t>(baton::kit::remaining(until).count(), 1, 1000);
+    curl_multi_poll(multi.get(), nullptr, 0, static_cast<int>(wait), nullptr);
+  }
+}
+
+}  // namespace baton::etcd
