@@ -150,7 +150,7 @@ def guarded_cmd(label, hold=True):
     return ('mkdir excl 2>/dev/null || echo "$BATON_FENCING_TOKEN" >> overlaps; '
             'trap \'rmdir excl; exit 143\' TERM; '
             f'echo "$BATON_FENCING_TOKEN" >> tokens; echo {label} >> order; '
-            f'python3 -c "import time; print(time.time())" > granted-{label}.tmp && '
+            f'date +%s.%N > granted-{label}.tmp && '
             f'mv granted-{label}.tmp granted-{label}; ' + wait + 'rmdir excl')
 
 
@@ -189,7 +189,8 @@ def check_held_by(sb, name, token, what):
 
 def check_log(sb, order):
     """The holders ran one at a time in `order`, with strictly increasing tokens."""
-    check(not sb.exists("overlaps"), f"two holders at once (tokens {sb.read('overlaps').split() if sb.exists('overlaps') else ''})")
+    overlaps = sb.read("overlaps").split() if sb.exists("overlaps") else []
+    check(not overlaps, f"two holders at once (the later ones' tokens: {overlaps})")
     got = sb.read("order").split()
     check(got == order, f"granted in order {order}: {got}")
     tokens = [int(t) for t in sb.read("tokens").split()]
@@ -206,7 +207,8 @@ def release(sb, holder, expect=0, within=15):
 
 @case
 def kill_leader_during_hold(sb, cl):
-    """SIGKILL the leader while a lock is held: the holder keeps it (same token) past two leases; the next gets a higher token."""
+    """SIGKILL the leader while a lock is held: the holder keeps it (same token) past two leases; the next
+    holder gets a higher token."""
     holder = start_holder(sb, "k")
     token = sb.status("k")["token"]
     leader = cl.make_leader(cl.members[0])
@@ -223,7 +225,8 @@ def kill_leader_during_hold(sb, cl):
 
 @case
 def kill_leader_during_wait(sb, cl):
-    """SIGKILL the leader while 3 waiters queue behind a holder: all served in FIFO order, one at a time, tokens increasing."""
+    """SIGKILL the leader while 3 waiters queue behind a holder: all are served in FIFO order, one at a time,
+    tokens increasing."""
     holder = start_holder(sb, "w")
     waiters = queue_waiters(sb, "w", ["w1", "w2", "w3"])
     leader = cl.make_leader(cl.members[0])
@@ -242,7 +245,8 @@ def kill_leader_during_wait(sb, cl):
 
 @case
 def sigstop_leader(sb, cl):
-    """SIGSTOP the leader for two leases during a hold with a waiter queued: the holder keeps its token, the waiter waits."""
+    """SIGSTOP the leader for two leases during a hold with a waiter queued: the holder keeps its token, the
+    waiter waits, and is granted after the release."""
     holder = start_holder(sb, "s")
     token = sb.status("s")["token"]
     waiter, = queue_waiters(sb, "s", ["w1"])
@@ -280,7 +284,8 @@ def rolling_restart(sb, cl):
 
 @case
 def kill_holder_client(sb, cl):
-    """SIGKILL the holder's baton and CMD: the waiter is granted once the lease runs out, not before, with a higher token."""
+    """SIGKILL the holder's baton and CMD: the waiter is granted once the lease runs out, not before, with a
+    higher token."""
     holder = start_holder(sb, "c")
     waiters = queue_waiters(sb, "c", ["w1"])
     os.killpg(holder.pid, signal.SIGKILL)
