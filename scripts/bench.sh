@@ -33,9 +33,10 @@ out=$build/bench
 : "${BATON_BENCH_ONLY:=}"
 : "${BATON_PG_PORT:=54339}"
 : "${BATON_REDIS_PORT:=63809}"
+: "${BATON_TEST_SERVERS:=postgres redis}"  # the benchmarked backends' servers only
 : "${BATON_PG_MAX_CONNECTIONS:=1200}"  # 500 queued waiters, each a connection
 : "${BATON_SERVERS_DIR:=$build/bench-servers}"
-export BATON_PG_PORT BATON_REDIS_PORT BATON_PG_MAX_CONNECTIONS BATON_SERVERS_DIR
+export BATON_PG_PORT BATON_REDIS_PORT BATON_PG_MAX_CONNECTIONS BATON_SERVERS_DIR BATON_TEST_SERVERS
 PY=/usr/bin/python3  # Debian's, with python3-redis (python3 may be a pyenv shim)
 began=$(date +%s)
 
