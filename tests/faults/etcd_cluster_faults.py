@@ -70,13 +70,14 @@ class Cluster:
         return self.endpoints[self.members.index(m)]
 
     def pid(self, m):
-        """The member's pid, or None when it does not run."""
+        """The member's pid, or None when it does not run (a zombie does not)."""
         try:
             with open(os.path.join(self.dir, m, "etcd.pid")) as f:
                 pid = int(f.read())
-            os.kill(pid, 0)
-            return pid
-        except (OSError, ValueError):
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            return None if state in ("Z", "X") else pid
+        except (OSError, ValueError, IndexError):
             return None
 
     def etcdctl(self, endpoints, *args, timeout=10):
@@ -402,8 +403,10 @@ def new_sandbox(name):
 
 
 def with_cluster(fn):
-    """Runs a case on the cluster, and restores the cluster after it, pass or fail."""
+    """Runs a case on the cluster, restored before it (a case killed by ctest's timeout cannot restore it
+    itself) and after it, pass or fail."""
     def run(sb):
+        sb.cluster.restore()
         try:
             fn(sb, sb.cluster)
         except BaseException:
