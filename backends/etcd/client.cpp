@@ -59,12 +59,17 @@ struct Verdict {
 
 Verdict translate(CURLcode curl, const std::string& curl_message, long status, const nlohmann::json& error) {
   if (curl != CURLE_OK) {
-    const bool not_connected = curl == CURLE_COULDNT_CONNECT || curl == CURLE_COULDNT_RESOLVE_HOST ||
-                               curl == CURLE_COULDNT_RESOLVE_PROXY || curl == CURLE_SEND_ERROR ||
-                               curl == CURLE_GOT_NOTHING;
+    // A member that cannot be reached, or that stopped answering (a frozen
+    // or partitioned member times out), is left for the next one. Every
+    // request is safe to repeat on another member: puts are guarded by
+    // create revisions or land on the attempt's own key (docs/design.md
+    // §8.5).
+    const bool next = curl == CURLE_COULDNT_CONNECT || curl == CURLE_COULDNT_RESOLVE_HOST ||
+                      curl == CURLE_COULDNT_RESOLVE_PROXY || curl == CURLE_SEND_ERROR ||
+                      curl == CURLE_RECV_ERROR || curl == CURLE_GOT_NOTHING || curl == CURLE_OPERATION_TIMEDOUT;
     std::string message = curl_easy_strerror(curl);
     if (!curl_message.empty()) message += " (" + curl_message + ")";
-    return {Failure::unavailable, not_connected, message};
+    return {Failure::unavailable, next, message};
   }
   const int code = error.is_object() && error.contains("code") && error["code"].is_number_integer()
                        ? error["code"].get<int>()

@@ -3,6 +3,7 @@
 // only its predecessor, with the holder's lease as the grant's lease.
 #include <cstdio>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include <baton/error.hpp>
@@ -19,6 +20,8 @@ using std::chrono::milliseconds;
 // How often a queued waiter renews its waiter lease and the lease it will
 // hold with.
 constexpr milliseconds waiter_beat{500};
+// The pause before a watch stream that ended on its own is opened again.
+constexpr milliseconds retry_pause{20};
 
 std::string hex16(std::int64_t v) {
   char buf[17];
@@ -101,13 +104,19 @@ std::optional<Attempt> EtcdLock::enqueue(milliseconds ttl) {
                              {"success", {put(a.key, value, a.lease)}},
                              {"failure", {put(a.key, value, a.lease), {{"request_range", range}}}}};
     const auto reply = store_->client().call("/v3/kv/txn", txn, "acquire");
-    a.ticket = int_field(reply.value("header", nlohmann::json::object()), "revision");
+    const auto revision = int_field(reply.value("header", nlohmann::json::object()), "revision");
     if (reply.value("succeeded", false)) {
-      hold(a.key, a.ticket, a.lease, ttl);
+      hold(a.key, revision, a.lease, ttl);
       return std::nullopt;
     }
-    a.read_revision = a.ticket;
+    // The ticket is the key's create revision as read back: a request
+    // repeated on another member finds the key it made before, and keeps
+    // its place.
+    a.read_revision = revision;
     a.queue = entries_of(reply["responses"].at(1)["response_range"]);
+    for (const auto& e : a.queue) {
+      if (e.key == a.key) a.ticket = e.create_revision;
+    }
     return a;
   } catch (...) {
     store_->revoke_quietly(a.lease);
@@ -147,6 +156,9 @@ Turn EtcdLock::wait_turn(Attempt& a, milliseconds ttl, Clock::time_point deadlin
     if (before == nullptr) break;
     const auto end = wait_for_delete(store_->client(), before->key, a.read_revision + 1, deadline, stop, waiter_beat, beat);
     if (end == WatchEnd::deadline || end == WatchEnd::stopped) return Turn::gave_up;
+    // A stream that ended without the deletion is opened again after a pause,
+    // never in a tight loop.
+    if (end == WatchEnd::ended) std::this_thread::sleep_for(retry_pause);
     a.queue = store_->queue(dir_, &a.read_revision);
   }
   if (!lease_alive || (finite && !store_->keep_alive(a.lease, "acquire"))) {
@@ -167,7 +179,7 @@ std::optional<std::uint64_t> EtcdLock::acquire(Clock::time_point deadline, milli
     Turn turn;
     try {
       a->waiter = store_->grant(store_->waiter_ttl(), "acquire");
-      if (!move_key(a->key, a->ticket, a->waiter, ttl)) {
+      if (a->ticket == 0 || !move_key(a->key, a->ticket, a->waiter, ttl)) {
         turn = Turn::dropped;
       } else {
         turn = wait_turn(*a, ttl, deadline, stop);

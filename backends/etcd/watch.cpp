@@ -75,7 +75,8 @@ WatchEnd wait_for_delete(Client& client, const std::string& key, std::int64_t st
   std::unique_ptr<curl_slist, ListDeleter> headers(client.headers());
   if (!multi || !easy) return WatchEnd::ended;
   client.configure(easy.get());
-  const std::string url = client.current_endpoint() + "/v3/watch";
+  const std::string endpoint = client.current_endpoint();
+  const std::string url = endpoint + "/v3/watch";
   curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy.get(), CURLOPT_POST, 1L);
   curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDS, body.c_str());
@@ -98,6 +99,9 @@ WatchEnd wait_for_delete(Client& client, const std::string& key, std::int64_t st
     if (running == 0 || state.canceled) return WatchEnd::ended;
     if (now >= next_tick) {
       if (!tick()) return WatchEnd::ended;
+      // The unary calls moved to another member: this one may be frozen or
+      // cut off, and its stream silent. Watch again where they go.
+      if (client.current_endpoint() != endpoint) return WatchEnd::ended;
       next_tick = Clock::now() + tick_interval;
     }
     const auto until = std::min(deadline, next_tick);

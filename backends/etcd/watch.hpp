@@ -25,8 +25,10 @@ enum class WatchEnd {
 // deadline passes, a stop is requested (ends within a few milliseconds: the
 // stop wakes the poll), or the stream ends. Calls `tick` on this thread about
 // every `tick_interval` (it keeps the waiter's lease alive); `tick` returning
-// false ends the wait. Throws what `tick` throws; a stream that cannot be
-// opened is `ended`, so the caller's next unary call reports the failure.
+// false ends the wait, and so does a tick after which the client's unary
+// calls go to another endpoint than the stream's. Throws what `tick` throws;
+// a stream that cannot be opened is `ended`, so the caller's next unary call
+// reports the failure.
 WatchEnd wait_for_delete(Client& client, const std::string& key, std::int64_t start_revision,
                          Clock::time_point deadline, const std::stop_token& stop,
                          std::chrono::milliseconds tick_interval, const std::function<bool()>& tick);
