@@ -318,23 +318,38 @@ def quorum_loss(sb, cl):
     for m in stopped:
         cl.kill(m, signal.SIGSTOP)
     partitioned = time.time()
-    call_bound = 2 * (CONNECT_TIMEOUT_MS + COMMAND_TIMEOUT_MS) / 1000 + 1
+    # A request goes to each member in turn until one answers, each bounded
+    # by the connect and command timeouts (docs/design.md §8.5).
+    call_bound = len(cl.endpoints) * (CONNECT_TIMEOUT_MS + COMMAND_TIMEOUT_MS) / 1000 + 1
     try:
         # Renewals fail from now on: the loss is reported once the lease is
         # over by the holder's clock, give or take a renewal's timeouts.
-        wait_for(lambda: holder.poll() is not None, TTL + call_bound, "the holder to report the loss")
+        # A renewal that fails just before the lease ends may be tried again.
+        wait_for(lambda: holder.poll() is not None, TTL + call_bound + 2, "the holder to report the loss")
         lost = time.time()
+        print(f"  the holder exited {lost - partitioned:.1f} s after the partition")
         status, _, err = sb.finish(holder, 5)
         check(status == 76, f"the holder without quorum reports the loss (76): {status} {err!r}")
         check(not sb.exists("excl"), "the holder's CMD was ended")
-        for args in (["status", "q"], ["list"], ["run", "q", "--no-wait", "--", "true"],
-                     ["run", "q", "--timeout", "1", "--", "true"]):
-            t0 = time.monotonic()
-            r = sb.baton(*args, timeout=30)
-            took = time.monotonic() - t0
-            check(r.returncode == 69, f"{args}: exit 69 without quorum", r)
-            check(took < call_bound, f"{args}: returned in {took:.1f} s "
-                                     f"(timeouts {CONNECT_TIMEOUT_MS} + {COMMAND_TIMEOUT_MS} ms)")
+        # The calls run side by side, each timed by itself.
+        calls = [["status", "q"], ["list"], ["run", "q", "--no-wait", "--", "true"],
+                 ["run", "q", "--timeout", "1", "--", "true"]]
+        t0 = time.monotonic()
+        procs = [sb.spawn(*args) for args in calls]
+        took = [None] * len(procs)
+
+        def all_done():
+            for i, p in enumerate(procs):
+                if took[i] is None and p.poll() is not None:
+                    took[i] = time.monotonic() - t0
+            return None not in took
+        wait_for(all_done, 30, "the calls without quorum to return")
+        for args, p, t in zip(calls, procs, took):
+            status, _, err = sb.finish(p, 5)
+            check(status == 69, f"{args}: exit 69 without quorum, got {status}: {err!r}")
+            check(t < call_bound, f"{args}: returned in {t:.1f} s (timeouts {CONNECT_TIMEOUT_MS} + "
+                                  f"{COMMAND_TIMEOUT_MS} ms on each of {len(cl.endpoints)} members)")
+            print(f"  {' '.join(args)}: exit 69 in {t:.1f} s")
     finally:
         for m in stopped:
             cl.kill(m, signal.SIGCONT)
