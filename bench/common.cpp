@@ -18,6 +18,26 @@ std::string env(const char* name) {
   return v ? v : "";
 }
 
+// The etcd backend from its plugin, $BATON_BENCH_ETCD_PLUGIN (the installed
+// libbaton_etcd.so), loaded through a config as a user's program loads it;
+// the cluster is $BATON_TEST_ETCD_ENDPOINTS (comma-separated).
+std::shared_ptr<baton::Backend> etcd_backend() {
+  static const baton::Config config = [] {
+    nlohmann::json endpoints = nlohmann::json::array();
+    const std::string list = env("BATON_TEST_ETCD_ENDPOINTS");
+    for (std::size_t start = 0; start < list.size();) {
+      const auto end = std::min(list.find(',', start), list.size());
+      if (end > start) endpoints.push_back(list.substr(start, end - start));
+      start = end + 1;
+    }
+    const nlohmann::json document{{"plugins", {env("BATON_BENCH_ETCD_PLUGIN")}},
+                                  {"backend", "etcd"},
+                                  {"etcd", {{"endpoints", endpoints}, {"prefix", setup.key_prefix}}}};
+    return baton::parse_config(document, "<bench>");
+  }();
+  return baton::Registry::global().make(config.backend, config.section);
+}
+
 std::shared_ptr<baton::Backend> make_backend() {
 #if BATON_HAS_POSTGRES
   if (setup.backend == "postgres") {
@@ -34,6 +54,7 @@ std::shared_ptr<baton::Backend> make_backend() {
     return baton::redis::make_backend(o);
   }
 #endif
+  if (setup.backend == "etcd") return etcd_backend();
   if (setup.backend != "sqlite") {
     std::fprintf(stderr, "bench_suite: backend %s not built or unknown\n", setup.backend.c_str());
     std::exit(exit_usage);

@@ -27,7 +27,7 @@ namespace bench {
 
 // Set once by main(), before any measure runs.
 struct Setup {
-  std::string backend;     // "sqlite", "postgres" or "redis"
+  std::string backend;     // "sqlite", "postgres", "redis" or "etcd"
   std::string sqlite_path;  // a fresh database file under $TMPDIR
   std::string key_prefix;   // Redis keys of this run
 };
@@ -40,9 +40,10 @@ inline constexpr int exit_failed = 70;
 // $name, or "" when unset.
 std::string env(const char* name);
 
-// A baton backend of setup.backend: servers from $BATON_TEST_PG_DSN and
-// $BATON_TEST_REDIS_URL, as for the tests. Exits 64 for a backend that is
-// unknown or not built.
+// A baton backend of setup.backend: servers from $BATON_TEST_PG_DSN,
+// $BATON_TEST_REDIS_URL and $BATON_TEST_ETCD_ENDPOINTS, as for the tests
+// (etcd from its plugin, $BATON_BENCH_ETCD_PLUGIN). Exits 64 for a backend
+// that is unknown or not built.
 std::shared_ptr<baton::Backend> make_backend();
 
 // CLOCK_MONOTONIC in nanoseconds.

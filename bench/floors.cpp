@@ -136,6 +136,9 @@ std::vector<std::pair<std::string, Floor>> uncontended_floors() {
 #if BATON_HAS_REDIS
   if (setup.backend == "redis") floors.emplace_back("floor", redis_floor());
 #endif
+#if BENCH_HAS_ETCD
+  if (setup.backend == "etcd") floors.emplace_back("floor", etcd_floor());
+#endif
   if (setup.backend == "sqlite") {
     floors.emplace_back("floor", sqlite_floor(true));
     floors.emplace_back("floor_empty", sqlite_floor(false));

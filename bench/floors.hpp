@@ -8,6 +8,8 @@
 //               (floor), and with the lock statement also bumping a one-row
 //               counter table, committed (floor_fenced)
 //     redis:    SET k v NX PX + compare-and-delete EVAL
+//     etcd:     a lease-bound put in a transaction + a delete, over the JSON
+//               gateway (etcd_floor.cpp)
 //   hand-off participant (FloorParticipant):
 //     postgres: pg_advisory_lock / pg_advisory_unlock of one key
 //     redis:    BLPOP on the participant's own key / RPUSH to the next one's
@@ -44,6 +46,11 @@ struct FloorParticipant {
   std::function<void()> close;
   std::function<void(int)> await_waiters;  // until the server queues n waiters
 };
+
+#if BENCH_HAS_ETCD
+// The etcd floor's pair, on $BATON_TEST_ETCD_ENDPOINTS' first endpoint.
+Floor etcd_floor();
+#endif
 
 #if BATON_HAS_POSTGRES
 // fenced: the lock statement also bumps a one-row counter, committed before

@@ -14,9 +14,10 @@
 //   bench_suite BACKEND lock_set [RUNS] [ITERS]
 //   bench_suite BACKEND fence [RUNS] [ITERS]
 //
-// BACKEND: sqlite | postgres | redis. Servers come from $BATON_TEST_PG_DSN and
-// $BATON_TEST_REDIS_URL, as for the tests; SQLite uses a fresh file under
-// $TMPDIR.
+// BACKEND: sqlite | postgres | redis | etcd. Servers come from
+// $BATON_TEST_PG_DSN, $BATON_TEST_REDIS_URL and $BATON_TEST_ETCD_ENDPOINTS,
+// as for the tests (etcd through its installed plugin,
+// $BATON_BENCH_ETCD_PLUGIN); SQLite uses a fresh file under $TMPDIR.
 //
 // uncontended: acquire+release of one Lock, and the floor (the bare primitive
 //   pair on the same kind of connection), in alternating runs of ITERS
@@ -28,6 +29,7 @@
 //               (floor), and with the lock statement also bumping a one-row
 //               counter table, committed (floor_fenced)
 //     redis:    SET k v NX PX + compare-and-delete EVAL
+//     etcd:     a lease-bound put in a transaction + a delete (JSON gateway)
 // handoff: DEPTH+1 participants (threads, alternately in two processes, each
 //   with its own LockManager and Lock; on PostgreSQL each is a connection)
 //   take turns on one name. They queue in participant order, so FIFO makes

@@ -13,7 +13,8 @@
 # Knobs (environment): BATON_BENCH_SECONDS (contention run length, 2),
 # BATON_BENCH_MAX_LOAD (wait up to 3 minutes for the 1-minute load average to
 # drop below this before measuring; 0.8), BATON_BENCH_BACKENDS ("sqlite
-# postgres redis"), BATON_BENCH_NAMES (many-names fill, 100000),
+# postgres redis etcd"; etcd is measured when $BATON_TEST_ETCD_ENDPOINTS is
+# set, through its plugin built and installed as tests/etcd does), BATON_BENCH_NAMES (many-names fill, 100000),
 # BATON_BENCH_REPEATS (runs of each hand-off and contention measure, 3;
 # results.json has the median of each figure over the runs),
 # BATON_BENCH_ONLY (the parts to run, space separated, of: uncontended
@@ -27,7 +28,7 @@ build=$root/build
 out=$build/bench
 : "${BATON_BENCH_SECONDS:=2}"
 : "${BATON_BENCH_MAX_LOAD:=0.8}"
-: "${BATON_BENCH_BACKENDS:=sqlite postgres redis}"
+: "${BATON_BENCH_BACKENDS:=sqlite postgres redis etcd}"
 : "${BATON_BENCH_NAMES:=100000}"
 : "${BATON_BENCH_REPEATS:=3}"
 : "${BATON_BENCH_ONLY:=}"
@@ -60,6 +61,13 @@ servers_start
 # ---- build -----------------------------------------------------------------------
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C "$build" -j"${BATON_BENCH_JOBS:-2}" bench_suite
+# etcd: the plugin, built out of tree against this build installed as a kit.
+if [[ " $BATON_BENCH_BACKENDS " == *" etcd "* && -n ${BATON_TEST_ETCD_ENDPOINTS:-} ]]; then
+  ninja -C "$build" -j"${BATON_BENCH_JOBS:-2}"
+  $PY "$root/tests/etcd/check_etcd_plugin.py" build --work "$build/etcd-kit" --build-dir "$build" \
+    --source "$root/backends/etcd" >/dev/null
+  export BATON_BENCH_ETCD_PLUGIN=$build/etcd-kit/prefix/lib/baton/libbaton_etcd.so
+fi
 mkdir -p "$out"
 rm -f "$out"/raw.jsonl "$out"/*.png "$out"/*.dat
 
@@ -107,17 +115,20 @@ pin=(); ((ncpu > 1)) && pin=(taskset -c "$client_cpu")
 for b in $BATON_BENCH_BACKENDS; do
   [[ $b == postgres && -z ${BATON_TEST_PG_DSN:-} ]] && continue
   [[ $b == redis && -z ${BATON_TEST_REDIS_URL:-} ]] && continue
+  [[ $b == etcd && -z ${BATON_BENCH_ETCD_PLUGIN:-} ]] && continue
   ((ncpu > 1)) && pin_servers "$server_cpu"
   want uncontended && run 120 "${pin[@]}" "$suite" "$b" uncontended 9 2000
   if want uncontended && ((ncpu > 1)) && [[ $b != sqlite ]]; then
     echo "bench: $b uncontended, client and server on one CPU" >&2
     line=$(timeout 120 taskset -c "$server_cpu" "$suite" "$b" uncontended 9 2000) && echo "{\"same_cpu\":$line}" | tee -a "$raw"
   fi
-  want many_names && run 300 "${pin[@]}" "$suite" "$b" many_names "$BATON_BENCH_NAMES"
+  # etcd: no many-names fill (100000 names at a few ms each) and no fence
+  # (baton ships none for data kept in etcd).
+  [[ $b != etcd ]] && want many_names && run 300 "${pin[@]}" "$suite" "$b" many_names "$BATON_BENCH_NAMES"
   # A lock set of 3 names against 3 single locks and the floor's pair x3;
   # a write with and without the stale-write check at the resource.
   want lock_set && run 120 "${pin[@]}" "$suite" "$b" lock_set 9 1000
-  want fence && run 120 "${pin[@]}" "$suite" "$b" fence 9 1000
+  [[ $b != etcd ]] && want fence && run 120 "${pin[@]}" "$suite" "$b" fence 9 1000
   ((ncpu > 1)) && pin_servers "0-$((ncpu - 1))"
 done
 # Repeated whole (one backend's hand-offs, then its contention, then the
@@ -128,6 +139,7 @@ for ((rep = 1; rep <= BATON_BENCH_REPEATS; rep++)); do
   for b in $BATON_BENCH_BACKENDS; do
     [[ $b == postgres && -z ${BATON_TEST_PG_DSN:-} ]] && { echo "bench: no PostgreSQL, skipped" >&2; continue; }
     [[ $b == redis && -z ${BATON_TEST_REDIS_URL:-} ]] && { echo "bench: no Redis, skipped" >&2; continue; }
+    [[ $b == etcd && -z ${BATON_BENCH_ETCD_PLUGIN:-} ]] && { echo "bench: no etcd, skipped" >&2; continue; }
     run 120 "$suite" "$b" handoff 1 500
     run 60 "$suite" "$b" handoff 10 200
     # SQLite at 500 queued waiter threads may not finish (see docs/benchmarks.md):
@@ -138,11 +150,14 @@ for ((rep = 1; rep <= BATON_BENCH_REPEATS; rep++)); do
     # the primitive itself shows (SQLite, which has no blocking lock: a FIFO
     # queue table moved on by one write transaction and a futex wake-up per
     # hand-off; see bench/floors.cpp).
-    run 120 "$suite" "$b" handoff_floor 1 500
-    # With a durable token in each grant, as baton's (PostgreSQL).
-    if [[ $b == postgres ]]; then run 120 "$suite" "$b" handoff_floor_fenced 1 500; fi
-    run 60 "$suite" "$b" handoff_floor 10 200
-    for d in 100 500; do run $((d == 500 ? 240 : 90)) "$suite" "$b" handoff_floor "$d" 100; done
+    # (etcd has no hand-off floor: its bare primitive is the uncontended pair.)
+    if [[ $b != etcd ]]; then
+      run 120 "$suite" "$b" handoff_floor 1 500
+      # With a durable token in each grant, as baton's (PostgreSQL).
+      if [[ $b == postgres ]]; then run 120 "$suite" "$b" handoff_floor_fenced 1 500; fi
+      run 60 "$suite" "$b" handoff_floor 10 200
+      for d in 100 500; do run $((d == 500 ? 240 : 90)) "$suite" "$b" handoff_floor "$d" 100; done
+    fi
     # SQLite: the futex wake-ups of that floor alone, without the write, to
     # tell the store's growth with depth from the wake-ups'.
     if [[ $b == sqlite ]]; then

@@ -2,6 +2,7 @@
 // classic etcd queue of keys in create-revision order, each waiter watching
 // only its predecessor, with the holder's lease as the grant's lease.
 #include <cstdio>
+#include <future>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -46,7 +47,6 @@ struct Attempt {
   std::int64_t lease = 0;
   std::int64_t waiter = 0;
   std::vector<Entry> queue;
-  std::int64_t read_revision = 0;
 };
 
 enum class Turn { granted, gave_up, dropped };
@@ -55,6 +55,11 @@ class EtcdLock final : public BackendLock {
  public:
   EtcdLock(std::shared_ptr<Store> store, std::string_view name, Owner owner)
       : store_(std::move(store)), dir_(name_dir(store_->prefix(), name)), owner_(std::move(owner)) {}
+  // Called without a grant held; ends the kept lease (quietly: it ends by
+  // its TTL anyway).
+  ~EtcdLock() override {
+    if (idle_lease_ != 0) store_->revoke_quietly(idle_lease_);
+  }
 
   std::optional<std::uint64_t> acquire(Clock::time_point deadline, milliseconds ttl, std::stop_token stop) override;
   std::optional<std::uint64_t> try_acquire(milliseconds ttl) override;
@@ -62,10 +67,14 @@ class EtcdLock final : public BackendLock {
   bool release() override;
 
  private:
+  nlohmann::json enqueue_txn(const Attempt& a, milliseconds ttl) const;
   std::optional<Attempt> enqueue(milliseconds ttl);
   Turn wait_turn(Attempt& a, milliseconds ttl, Clock::time_point deadline, const std::stop_token& stop);
+  std::optional<Turn> take_turn(Attempt& a, milliseconds ttl, bool& lease_alive);
   bool move_key(const std::string& key, std::int64_t ticket, std::int64_t lease, milliseconds ttl);
   std::uint64_t hold(std::string key, std::int64_t ticket, std::int64_t lease, milliseconds ttl);
+  std::int64_t take_lease(milliseconds ttl, std::string_view what);
+  void keep_lease(std::int64_t lease, milliseconds ttl);
 
   const std::shared_ptr<Store> store_;
   const std::string dir_;
@@ -75,7 +84,33 @@ class EtcdLock final : public BackendLock {
   std::int64_t token_ = 0;
   std::int64_t lease_ = 0;
   milliseconds ttl_{0};
+  // A lease with no key, kept from the last grant or attempt for the next
+  // one (0: none), and its length in seconds.
+  std::int64_t idle_lease_ = 0;
+  std::int64_t idle_seconds_ = 0;
 };
+
+// A lease of `ttl` for a new attempt: the kept one when it has that length
+// and a keep-alive renews it to its full TTL (no write to the cluster's
+// log), else a new grant.
+std::int64_t EtcdLock::take_lease(milliseconds ttl, std::string_view what) {
+  const auto kept = std::exchange(idle_lease_, 0);
+  if (kept != 0 && idle_seconds_ == lease_seconds(ttl) && store_->keep_alive(kept, what)) return kept;
+  if (kept != 0) store_->revoke_quietly(kept);
+  return store_->grant(ttl, what);
+}
+
+// Keeps `lease`, which holds no key, for the next attempt. A lease of
+// baton::forever is never kept: nothing would end it.
+void EtcdLock::keep_lease(std::int64_t lease, milliseconds ttl) {
+  if (ttl == baton::forever) {
+    store_->revoke_quietly(lease);
+    return;
+  }
+  if (idle_lease_ != 0) store_->revoke_quietly(idle_lease_);
+  idle_lease_ = lease;
+  idle_seconds_ = lease_seconds(ttl);
+}
 
 std::uint64_t EtcdLock::hold(std::string key, std::int64_t ticket, std::int64_t lease, milliseconds ttl) {
   key_ = std::move(key);
@@ -85,42 +120,64 @@ std::uint64_t EtcdLock::hold(std::string key, std::int64_t ticket, std::int64_t 
   return static_cast<std::uint64_t>(ticket);
 }
 
-// Puts the attempt's key under a new lease of `ttl`, in one transaction: if
-// the lock is free (no key under the name) it is granted; otherwise the key
-// joins the queue and the transaction also reads the queue. nullopt when
-// granted at once (the grant is recorded).
+// The enqueue transaction: if the lock is free (no key under the name), put
+// the attempt's key: granted. Otherwise put it and read the queue.
+nlohmann::json EtcdLock::enqueue_txn(const Attempt& a, milliseconds ttl) const {
+  auto range = prefix_range(dir_);
+  range["sort_order"] = "ASCEND";
+  range["sort_target"] = "CREATE";
+  auto free = prefix_range(dir_);
+  free.update({{"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}});
+  const auto value = entry_value(owner_, ttl);
+  return {{"compare", {free}},
+          {"success", {put(a.key, value, a.lease)}},
+          {"failure", {put(a.key, value, a.lease), {{"request_range", range}}}}};
+}
+
+// Puts the attempt's key under a lease of `ttl` in one transaction
+// (enqueue_txn). The lease kept from the last attempt is renewed by a
+// keep-alive sent beside the transaction, on another connection, so reusing
+// it costs no extra round trip; if the keep-alive finds it gone, the attempt
+// is undone (revoking that lease deletes the key) and made again with a new
+// lease. nullopt when granted at once (the grant is recorded).
 std::optional<Attempt> EtcdLock::enqueue(milliseconds ttl) {
-  Attempt a;
-  a.lease = store_->grant(ttl, "acquire");
-  a.key = dir_ + hex16(a.lease);
-  try {
-    auto range = prefix_range(dir_);
-    range["sort_order"] = "ASCEND";
-    range["sort_target"] = "CREATE";
-    auto free = prefix_range(dir_);
-    free.update({{"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}});
-    const auto value = entry_value(owner_, ttl);
-    const nlohmann::json txn{{"compare", {free}},
-                             {"success", {put(a.key, value, a.lease)}},
-                             {"failure", {put(a.key, value, a.lease), {{"request_range", range}}}}};
-    const auto reply = store_->client().call("/v3/kv/txn", txn, "acquire");
-    const auto revision = int_field(reply.value("header", nlohmann::json::object()), "revision");
-    if (reply.value("succeeded", false)) {
+  for (bool fresh = false;; fresh = true) {
+    Attempt a;
+    std::future<bool> renewed;
+    if (idle_lease_ != 0 && idle_seconds_ == lease_seconds(ttl)) {
+      a.lease = std::exchange(idle_lease_, 0);
+      renewed = std::async(std::launch::async,
+                           [store = store_, lease = a.lease] { return store->keep_alive(lease, "acquire"); });
+    } else {
+      a.lease = take_lease(ttl, "acquire");
+    }
+    a.key = dir_ + hex16(a.lease);
+    std::optional<nlohmann::json> reply;
+    try {
+      reply = store_->client().call_lease("/v3/kv/txn", enqueue_txn(a, ttl), "acquire");
+      if (renewed.valid() && !renewed.get()) reply.reset();
+    } catch (...) {
+      store_->revoke_quietly(a.lease);
+      throw;
+    }
+    if (!reply) {
+      store_->revoke_quietly(a.lease);
+      if (fresh) throw BackendError("etcd: acquire: a lease just granted is not found");
+      continue;
+    }
+    const auto revision = int_field(reply->value("header", nlohmann::json::object()), "revision");
+    if (reply->value("succeeded", false)) {
       hold(a.key, revision, a.lease, ttl);
       return std::nullopt;
     }
     // The ticket is the key's create revision as read back: a request
     // repeated on another member finds the key it made before, and keeps
     // its place.
-    a.read_revision = revision;
-    a.queue = entries_of(reply["responses"].at(1)["response_range"]);
+    a.queue = entries_of((*reply)["responses"].at(1)["response_range"]);
     for (const auto& e : a.queue) {
       if (e.key == a.key) a.ticket = e.create_revision;
     }
     return a;
-  } catch (...) {
-    store_->revoke_quietly(a.lease);
-    throw;
   }
 }
 
@@ -130,6 +187,50 @@ bool EtcdLock::move_key(const std::string& key, std::int64_t ticket, std::int64_
   const nlohmann::json txn{{"compare", {compare_created(key, ticket)}},
                            {"success", {put(key, entry_value(owner_, ttl), lease)}}};
   return store_->client().call("/v3/kv/txn", txn, "move").value("succeeded", false);
+}
+
+// One transaction: if no key of the name is older than the attempt's, move
+// the attempt's key to the grant's lease (granted); otherwise read the queue
+// into `a.queue` (nullopt) or find the key gone (dropped). The grant's
+// lease is renewed by a keep-alive sent beside it; one found gone is
+// replaced by a new lease, by a second move.
+std::optional<Turn> EtcdLock::take_turn(Attempt& a, milliseconds ttl, bool& lease_alive) {
+  const bool finite = ttl != baton::forever;
+  std::future<bool> renewed;
+  if (!lease_alive) {
+    store_->revoke_quietly(a.lease);
+    a.lease = 0;
+    a.lease = store_->grant(ttl, "acquire");
+    lease_alive = true;
+  } else if (finite) {
+    renewed = std::async(std::launch::async,
+                         [store = store_, lease = a.lease] { return store->keep_alive(lease, "acquire"); });
+  }
+  auto first = prefix_range(dir_);
+  first.update({{"target", "CREATE"}, {"result", "GREATER"}, {"create_revision", std::to_string(a.ticket - 1)}});
+  auto range = prefix_range(dir_);
+  range["sort_order"] = "ASCEND";
+  range["sort_target"] = "CREATE";
+  const nlohmann::json txn{{"compare", {first, compare_created(a.key, a.ticket)}},
+                           {"success", {put(a.key, entry_value(owner_, ttl), a.lease)}},
+                           {"failure", {{{"request_range", range}}}}};
+  auto reply = store_->client().call_lease("/v3/kv/txn", txn, "acquire");
+  if (renewed.valid() && !renewed.get()) {
+    lease_alive = false;
+    if (!reply || !reply->value("succeeded", false)) return std::nullopt;
+    // Granted on a lease that ended: move the key to a new one at once.
+    store_->revoke_quietly(a.lease);  // deletes the key if it got there first
+    a.lease = 0;
+    a.lease = store_->grant(ttl, "acquire");
+    if (!move_key(a.key, a.ticket, a.lease, ttl)) return Turn::dropped;
+  } else if (!reply) {
+    throw BackendError("etcd: acquire: a live lease is not found");
+  } else if (!reply->value("succeeded", false)) {
+    a.queue = entries_of((*reply)["responses"].at(0)["response_range"]);
+    return std::nullopt;
+  }
+  a.waiter = 0;  // the waiter lease has no key left; it ends by its TTL
+  return Turn::granted;
 }
 
 // Waits, watching only the predecessor's key, until the attempt's key is
@@ -153,23 +254,22 @@ Turn EtcdLock::wait_turn(Attempt& a, milliseconds ttl, Clock::time_point deadlin
       if (e.create_revision == a.ticket && e.key == a.key) present = true;
     }
     if (!present || !key_alive) return Turn::dropped;
-    if (before == nullptr) break;
-    const auto end = wait_for_delete(store_->client(), before->key, a.read_revision + 1, deadline, stop, waiter_beat, beat);
-    if (end == WatchEnd::deadline || end == WatchEnd::stopped) return Turn::gave_up;
-    // A stream that ended without the deletion is opened again after a pause,
-    // never in a tight loop.
-    if (end == WatchEnd::ended) std::this_thread::sleep_for(retry_pause);
-    a.queue = store_->queue(dir_, &a.read_revision);
+    if (before != nullptr) {
+      // Gone: no key of that name, or a newer one (a Lock instance reuses
+      // its lease, and so its key's name, for its next attempt).
+      const auto gone = [&, key = before->key, created = before->create_revision] {
+        const auto reply = store_->client().call("/v3/kv/range", {{"key", base64(key)}, {"keys_only", true}}, "wait");
+        const auto found = entries_of(reply);
+        return found.empty() || found.front().create_revision != created;
+      };
+      const auto end = wait_for_delete(store_->client(), before->key, deadline, stop, waiter_beat, beat, gone);
+      if (end == WatchEnd::deadline || end == WatchEnd::stopped) return Turn::gave_up;
+      // A stream that ended without the deletion is opened again after a
+      // pause, never in a tight loop.
+      if (end == WatchEnd::ended) std::this_thread::sleep_for(retry_pause);
+    }
+    if (const auto turn = take_turn(a, ttl, lease_alive)) return *turn;
   }
-  if (!lease_alive || (finite && !store_->keep_alive(a.lease, "acquire"))) {
-    store_->revoke_quietly(a.lease);
-    a.lease = 0;
-    a.lease = store_->grant(ttl, "acquire");
-  }
-  if (!move_key(a.key, a.ticket, a.lease, ttl)) return Turn::dropped;
-  // The waiter lease has no key left; it ends by its TTL.
-  a.waiter = 0;
-  return Turn::granted;
 }
 
 std::optional<std::uint64_t> EtcdLock::acquire(Clock::time_point deadline, milliseconds ttl, std::stop_token stop) {
@@ -190,15 +290,28 @@ std::optional<std::uint64_t> EtcdLock::acquire(Clock::time_point deadline, milli
       throw;
     }
     if (turn == Turn::granted) return hold(a->key, a->ticket, a->lease, ttl);
-    // Revoking the leases deletes the key: the waiter behind sees it go.
-    if (a->waiter != 0) store_->revoke_quietly(a->waiter);
-    store_->revoke_quietly(a->lease);
+    // Revoking the waiter lease deletes the key: the waiter behind sees it
+    // go. The other lease has no key then, and is kept for the next
+    // attempt, unless the key's fate is unknown.
+    bool key_gone = a->ticket != 0;
+    if (a->waiter != 0) {
+      try {
+        store_->revoke(a->waiter, "acquire");
+      } catch (const Error&) {  // the waiter lease ends by its TTL
+        key_gone = false;
+      }
+    }
+    if (key_gone) {
+      keep_lease(a->lease, ttl);
+    } else {
+      store_->revoke_quietly(a->lease);
+    }
     if (turn == Turn::gave_up || Clock::now() >= deadline || stop.stop_requested()) return std::nullopt;
   }
 }
 
 std::optional<std::uint64_t> EtcdLock::try_acquire(milliseconds ttl) {
-  const auto lease = store_->grant(ttl, "try_acquire");
+  const auto lease = take_lease(ttl, "try_acquire");
   const std::string key = dir_ + hex16(lease);
   try {
     auto free = prefix_range(dir_);
@@ -212,7 +325,7 @@ std::optional<std::uint64_t> EtcdLock::try_acquire(milliseconds ttl) {
     store_->revoke_quietly(lease);
     throw;
   }
-  store_->revoke_quietly(lease);
+  keep_lease(lease, ttl);  // nothing was written
   return std::nullopt;
 }
 
@@ -246,12 +359,18 @@ bool EtcdLock::renew(milliseconds ttl) {
   return true;
 }
 
-// Revoking the grant's lease deletes its key; a lease already gone (expired,
-// or revoked by clear()) means the grant was lost, and nothing else is
-// touched.
+// Deletes the grant's key if it is still the grant's (its create revision
+// is the token), and keeps the lease for the next grant. A key already gone
+// (its lease expired, or clear() revoked it) means the grant was lost, and
+// nothing else is touched. A forever lease is revoked, deleting the key.
 bool EtcdLock::release() {
   const auto lease = std::exchange(lease_, 0);
-  return store_->revoke(lease, "release");
+  if (ttl_ == baton::forever) return store_->revoke(lease, "release");
+  const nlohmann::json txn{{"compare", {compare_created(key_, token_)}},
+                           {"success", {{{"request_delete_range", {{"key", base64(key_)}}}}}}};
+  if (!store_->client().call("/v3/kv/txn", txn, "release").value("succeeded", false)) return false;
+  keep_lease(lease, ttl_);
+  return true;
 }
 
 }  // namespace

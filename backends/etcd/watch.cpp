@@ -16,6 +16,7 @@ struct StreamState {
   std::string pending;
   bool deleted = false;
   bool canceled = false;
+  bool created = false;  // etcd confirmed the watch
 };
 
 void read_message(StreamState& state, const std::string& line) {
@@ -26,6 +27,7 @@ void read_message(StreamState& state, const std::string& line) {
   }
   const auto& result = message["result"];
   if (result.value("canceled", false) || int_field(result, "compact_revision") != 0) state.canceled = true;
+  if (result.value("created", false)) state.created = true;
   if (!result.contains("events")) return;
   for (const auto& event : result["events"]) {
     if (event.value("type", "PUT") == "DELETE") state.deleted = true;
@@ -62,13 +64,13 @@ struct Attached {
 
 }  // namespace
 
-WatchEnd wait_for_delete(Client& client, const std::string& key, std::int64_t start_revision,
-                         Clock::time_point deadline, const std::stop_token& stop,
-                         std::chrono::milliseconds tick_interval, const std::function<bool()>& tick) {
+WatchEnd wait_for_delete(Client& client, const std::string& key, Clock::time_point deadline, const std::stop_token& stop,
+                         std::chrono::milliseconds tick_interval, const std::function<bool()>& tick,
+                         const std::function<bool()>& gone) {
   StreamState state;
   const std::string body =
       nlohmann::json{{"create_request",
-                      {{"key", base64(key)}, {"start_revision", std::to_string(start_revision)}, {"filters", {"NOPUT"}}}}}
+                      {{"key", base64(key)}, {"filters", {"NOPUT"}}}}}
           .dump();
   std::unique_ptr<CURLM, MultiDeleter> multi(curl_multi_init());
   std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
@@ -88,6 +90,16 @@ WatchEnd wait_for_delete(Client& client, const std::string& key, std::int64_t st
   Attached attached{multi.get(), easy.get()};
   std::stop_callback wake(stop, [m = multi.get()] { curl_multi_wakeup(m); });
 
+  // The watch starts at the revision after the cluster's current one when
+  // etcd creates it (a watch from an older revision is served by a catch-up
+  // loop that runs every 100 ms): a deletion before that is seen by one
+  // look-up once etcd confirms the watch. Until then the key is looked up on
+  // a pooled connection, first after 5 ms, then at doubling intervals up to
+  // a tick: the stream's own connect and set-up can take longer than a
+  // hand-off (a dropped SYN waits a second or more for its retransmission).
+  bool looked_after_created = false;
+  auto look_interval = std::chrono::milliseconds(5);
+  auto next_look = Clock::now() + look_interval;
   auto next_tick = Clock::now() + tick_interval;
   for (;;) {
     int running = 0;
@@ -104,7 +116,16 @@ WatchEnd wait_for_delete(Client& client, const std::string& key, std::int64_t st
       if (client.current_endpoint() != endpoint) return WatchEnd::ended;
       next_tick = Clock::now() + tick_interval;
     }
-    const auto until = std::min(deadline, next_tick);
+    if (state.created && !looked_after_created) {
+      looked_after_created = true;
+      if (gone()) return WatchEnd::deleted;
+    }
+    if (!state.created && Clock::now() >= next_look) {
+      if (gone()) return WatchEnd::deleted;
+      look_interval = std::min(look_interval * 2, tick_interval);
+      next_look = Clock::now() + look_interval;
+    }
+    const auto until = std::min({deadline, next_tick, state.created ? Clock::time_point::max() : next_look});
     const auto wait = std::clamp<std::int64_t>(baton::kit::remaining(until).count(), 1, 1000);
     curl_multi_poll(multi.get(), nullptr, 0, static_cast<int>(wait), nullptr);
   }
