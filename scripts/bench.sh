@@ -4,8 +4,8 @@
 #   scripts/bench.sh
 #
 # Installs what it needs (gnuplot-nox, python3-redis), starts throw-away
-# PostgreSQL and Redis servers (scripts/servers.sh; on their own ports,
-# 54339 and 63809, so a test run can go on beside it), builds Release in
+# PostgreSQL, Redis and etcd servers (scripts/servers.sh; on their own
+# ports, 54339, 63809 and 23770, so a test run can go on beside it), builds Release in
 # build/, runs every measure of bench_suite (bench/main.cpp) on every
 # backend and the redis-py peer, and writes build/bench/results.json,
 # build/bench/results.md and build/bench/*.png. See docs/benchmarks.md.
@@ -34,9 +34,15 @@ out=$build/bench
 : "${BATON_BENCH_ONLY:=}"
 : "${BATON_PG_PORT:=54339}"
 : "${BATON_REDIS_PORT:=63809}"
+# The benchmarked backends' servers only: one etcd member, not the cluster
+# of the fault tests.
+: "${BATON_TEST_SERVERS:=postgres redis etcd}"
+: "${BATON_ETCD_PORT:=23770}"
+: "${BATON_ETCD_PEER_PORT:=23780}"
 : "${BATON_PG_MAX_CONNECTIONS:=1200}"  # 500 queued waiters, each a connection
 : "${BATON_SERVERS_DIR:=$build/bench-servers}"
-export BATON_PG_PORT BATON_REDIS_PORT BATON_PG_MAX_CONNECTIONS BATON_SERVERS_DIR
+export BATON_PG_PORT BATON_REDIS_PORT BATON_ETCD_PORT BATON_ETCD_PEER_PORT BATON_PG_MAX_CONNECTIONS BATON_SERVERS_DIR
+export BATON_TEST_SERVERS
 PY=/usr/bin/python3  # Debian's, with python3-redis (python3 may be a pyenv shim)
 began=$(date +%s)
 
@@ -106,6 +112,7 @@ ncpu=$(nproc)
 server_pids() {
   [[ -n ${_pg_dir:-} && -s $_pg_dir/data/postmaster.pid ]] && head -n 1 "$_pg_dir/data/postmaster.pid"
   [[ -n ${_redis_dir:-} && -s $_redis_dir/redis.pid ]] && cat "$_redis_dir/redis.pid"
+  [[ -n ${_etcd_dir:-} && -s $_etcd_dir/etcd.pid ]] && cat "$_etcd_dir/etcd.pid"
   return 0
 }
 pin_servers() { local p; for p in $(server_pids); do taskset -a -p -c "$1" "$p" >/dev/null || true; done; }

@@ -10,8 +10,11 @@ packages=(
   # libraries: SQLite (embedded default), PostgreSQL and Redis clients,
   # tests, JSON, command line, benchmarks
   libsqlite3-dev libpq-dev libhiredis-dev catch2 nlohmann-json3-dev libcli11-dev libbenchmark-dev
-  # test servers for the PostgreSQL and Redis backends
-  postgresql redis-server
+  # test servers for the PostgreSQL, Redis and etcd backends (etcdctl checks
+  # the etcd members' health and drives the fault tests)
+  postgresql redis-server etcd-server etcd-client
+  # the etcd backend's HTTP client
+  libcurl4-openssl-dev
   # tests and debugging: the CLI tests are Python, sqlite3 to look into a database
   python3 sqlite3 procps
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes

@@ -31,8 +31,9 @@ started=$SECONDS
 
 scripts/deps.sh
 
-# The PostgreSQL and Redis servers their backends' tests run against
-# (scripts/servers.sh), stopped on any exit, failure included.
+# The servers the backends' tests run against (scripts/servers.sh:
+# PostgreSQL, Redis, one etcd member and the 3-member etcd cluster of the
+# fault tests), stopped on any exit, failure included.
 # shellcheck source=servers.sh
 source scripts/servers.sh
 trap servers_stop EXIT
