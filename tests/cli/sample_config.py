@@ -15,7 +15,9 @@ opposite orders, which must not deadlock.
 Each runs in a temp dir of its own (config/sqlite.json's baton.db lands
 there). config/postgres.json and config/redis.json name the servers of
 scripts/servers.sh on their default ports, which export BATON_TEST_PG_DSN and
-BATON_TEST_REDIS_URL. The sample file itself is used when the test server
+BATON_TEST_REDIS_URL; config/etcd.json names the single etcd member
+(BATON_TEST_ETCD_ENDPOINTS), and loads its plugin by its bare name, which
+the baton installed beside it finds (tests/etcd). The sample file itself is used when the test server
 is where it points; a server started on other ports (BATON_PG_PORT,
 BATON_REDIS_PORT) gets a copy of it with only the address changed, and the
 run says so. No test server: exit 77 (ctest's skip), or 1 under CI=true.
@@ -33,7 +35,14 @@ from batontest import Fail, Sandbox, check, server_or_skip, wait_for  # noqa: E4
 
 # The config key that holds each server backend's address, and the variable
 # its test server exports.
-SERVER = {"postgres": ("dsn", "BATON_TEST_PG_DSN"), "redis": ("url", "BATON_TEST_REDIS_URL")}
+SERVER = {"postgres": ("dsn", "BATON_TEST_PG_DSN"), "redis": ("url", "BATON_TEST_REDIS_URL"),
+          "etcd": ("endpoints", "BATON_TEST_ETCD_ENDPOINTS")}
+
+
+def server_address(backend, value):
+    """The config value of `backend`'s address for its test server's
+    variable: etcd's endpoints are a list (the variable comma-separated)."""
+    return [e for e in value.split(",") if e] if backend == "etcd" else value
 
 
 def check_set(expected):
@@ -71,7 +80,7 @@ def config_for(sb, sample):
     key, var = SERVER[backend]
     if (status := server_or_skip(var)) is not None:
         return None, status
-    here = os.environ[var]
+    here = server_address(backend, os.environ[var])
     if doc[backend][key] == here:
         print(f"using {sample} as it is: the test server is at {here}")
         return sample, None
