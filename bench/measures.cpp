@@ -20,27 +20,39 @@ namespace bench {
 
 using namespace std::chrono_literals;
 
-// acquire+release of one Lock, and each floor, in alternating runs of
-// `iters` iterations after a warm-up (connections, prepared statements,
-// caches). The reported p50/p99 are the medians over `runs` runs.
+// acquire+release of one Lock, a new Lock's acquire+release (made and
+// destroyed each time, as a worker that makes a Lock per task does), and
+// each floor, in alternating runs of `iters` iterations after a warm-up
+// (connections, prepared statements, caches). The reported p50/p99 are the
+// medians over `runs` runs.
 int cmd_uncontended(int runs, int iters) {
   baton::LockManager manager(make_backend());
-  auto lock = manager.lock("bench-uncontended-" + std::to_string(::getpid()));
+  const std::string name = "bench-uncontended-" + std::to_string(::getpid());
+  auto lock = manager.lock(name);
   auto baton_pair = [&] {
     lock.acquire();
     lock.release();
   };
+  auto new_lock_pair = [&] {
+    auto fresh = manager.lock(name);
+    fresh.acquire();
+    fresh.release();
+  };
   auto floors = uncontended_floors();
   timed(iters / 5 + 10, baton_pair);
+  timed(iters / 5 + 10, new_lock_pair);
   for (auto& [n, f] : floors) timed(iters / 5 + 10, f.pair);
-  Stats b;
+  Stats b, fresh;
   std::vector<Stats> fs(floors.size());
   for (int r = 0; r < runs; ++r) {
     b.add(timed(iters, baton_pair));
+    fresh.add(timed(iters, new_lock_pair));
     for (size_t i = 0; i < floors.size(); ++i) fs[i].add(timed(iters, floors[i].second.pair));
   }
   std::printf("{\"backend\":\"%s\",\"runs\":%d,\"iters\":%d,\"uncontended_us_p50\":%.2f,\"uncontended_us_p99\":%.2f",
               setup.backend.c_str(), runs, iters, median(b.p50), median(b.p99));
+  std::printf(",\"new_lock_us_p50\":%.2f,\"new_lock_us_p99\":%.2f,\"new_lock_ratio_to_reused\":%.3f",
+              median(fresh.p50), median(fresh.p99), median(fresh.p50) / median(b.p50));
   for (size_t i = 0; i < floors.size(); ++i) {
     std::printf(",\"%s_us_p50\":%.2f,\"%s_us_p99\":%.2f", floors[i].first.c_str(), median(fs[i].p50),
                 floors[i].first.c_str(), median(fs[i].p99));

@@ -12,6 +12,14 @@
 #include "wake_board.hpp"
 
 namespace baton::sqlite {
+namespace {
+
+// Idle connections a backend keeps for its next Locks: enough for a pool of
+// worker threads that each make a Lock per task; each costs a few file
+// descriptors and the page cache SQLite keeps per connection.
+constexpr std::size_t idle_connections_kept = 64;
+
+}  // namespace
 
 std::shared_ptr<Backend> make_backend(const Options& options) {
   auto shared = std::make_shared<detail::SharedState>();
@@ -22,6 +30,7 @@ std::shared_ptr<Backend> make_backend(const Options& options) {
   shared->identity = std::move(identity);
   shared->board = detail::WakeBoard::open(shared->settings.path);
   shared->gate = detail::WriteGate::for_database(shared->settings.path);
+  shared->pool = std::make_shared<detail::ConnectionPool>(idle_connections_kept);
   return std::make_shared<detail::SqliteBackend>(std::move(shared));
 }
 

@@ -9,6 +9,7 @@
 
 #include "baton/sqlite.hpp"
 #include "connection.hpp"
+#include "connection_pool.hpp"
 #include "host.hpp"
 #include "wake_board.hpp"
 #include "write_gate.hpp"
@@ -30,13 +31,15 @@ struct Settings {
 Settings settings_from(const Options& options);
 
 // What a backend and all its locks share. Immutable after construction
-// (the gate is thread-safe itself); shared by pointer.
+// (the pool and the gate are thread-safe themselves); shared by pointer.
 struct SharedState {
   Settings settings;
   std::shared_ptr<const Identity> identity;
   std::shared_ptr<WakeBoard> board;  // nullptr: waiters only poll
   // The process's write gate of this database (every backend of the file).
   std::shared_ptr<WriteGate> gate;
+  // Idle connections of this backend's Locks.
+  std::shared_ptr<ConnectionPool> pool;
 
   // Whether a waiter of `name` may be queued: without the board, always.
   bool may_have_waiters(std::string_view name) const noexcept { return !board || board->may_have_waiters(name); }
@@ -47,6 +50,10 @@ struct SharedState {
 
   std::unique_ptr<Connection> connect() const {
     return std::make_unique<Connection>(settings.path, identity, settings.busy_timeout, board, gate);
+  }
+  // A connection from the pool, or a new one.
+  std::unique_ptr<Connection> borrow() const {
+    return pool ? pool->take([this] { return connect(); }) : connect();
   }
 };
 

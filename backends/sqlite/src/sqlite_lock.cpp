@@ -12,8 +12,12 @@ namespace baton::sqlite::detail {
 SqliteLock::SqliteLock(std::shared_ptr<const SharedState> shared, std::string_view name, Owner owner)
     : shared_(std::move(shared)), name_(name), owner_(std::move(owner)) {}
 
+SqliteLock::~SqliteLock() {
+  if (shared_->pool) shared_->pool->give_back(std::move(conn_));
+}
+
 Connection& SqliteLock::connection() {
-  if (!conn_) conn_ = shared_->connect();
+  if (!conn_) conn_ = shared_->borrow();
   return *conn_;
 }
 

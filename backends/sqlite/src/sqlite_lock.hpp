@@ -16,7 +16,8 @@
 
 namespace baton::sqlite::detail {
 
-// Its connection is opened on first use and serves only this instance.
+// Its connection is borrowed from the backend's pool on first use, serves
+// only this instance while it lives, and goes back to the pool with it.
 // Called from one thread at a time (BackendLock's contract). Not copyable,
 // not movable.
 class SqliteLock final : public BackendLock {
@@ -24,6 +25,7 @@ class SqliteLock final : public BackendLock {
   SqliteLock(std::shared_ptr<const SharedState> shared, std::string_view name, Owner owner);
   SqliteLock(const SqliteLock&) = delete;
   SqliteLock& operator=(const SqliteLock&) = delete;
+  ~SqliteLock() override;
 
   std::optional<std::uint64_t> acquire(Clock::time_point deadline, std::chrono::milliseconds ttl,
                                        std::stop_token stop) override;
