@@ -51,9 +51,10 @@ struct SharedState {
   std::unique_ptr<Connection> connect() const {
     return std::make_unique<Connection>(settings.path, identity, settings.busy_timeout, board, gate);
   }
-  // A connection from the pool, or a new one.
-  std::unique_ptr<Connection> borrow() const {
-    return pool ? pool->take([this] { return connect(); }) : connect();
+  // A connection from the pool (or a new one) for one call.
+  PooledConnection borrow() const {
+    if (!pool) return PooledConnection(nullptr, connect());
+    return PooledConnection(pool.get(), pool->take([this] { return connect(); }));
   }
 };
 

@@ -16,8 +16,8 @@
 
 namespace baton::sqlite::detail {
 
-// Its connection is borrowed from the backend's pool on first use, serves
-// only this instance while it lives, and goes back to the pool with it.
+// Each call borrows a connection from the backend's pool and gives it back
+// when it returns (an acquire keeps it while it waits).
 // Called from one thread at a time (BackendLock's contract). Not copyable,
 // not movable.
 class SqliteLock final : public BackendLock {
@@ -25,7 +25,6 @@ class SqliteLock final : public BackendLock {
   SqliteLock(std::shared_ptr<const SharedState> shared, std::string_view name, Owner owner);
   SqliteLock(const SqliteLock&) = delete;
   SqliteLock& operator=(const SqliteLock&) = delete;
-  ~SqliteLock() override;
 
   std::optional<std::uint64_t> acquire(Clock::time_point deadline, std::chrono::milliseconds ttl,
                                        std::stop_token stop) override;
@@ -33,13 +32,14 @@ class SqliteLock final : public BackendLock {
   bool renew(std::chrono::milliseconds ttl) override;
   bool release() override;
 
- private:
-  Connection& connection();
+  // renew()'s statement on `conn`, inside the caller's transaction, with
+  // `now` on the boot clock: whether the grant was still there.
+  bool extend_lease(Connection& conn, std::chrono::milliseconds ttl, std::int64_t now);
 
+ private:
   std::shared_ptr<const SharedState> shared_;
   std::string name_;
   Owner owner_;
-  std::unique_ptr<Connection> conn_;
   std::int64_t token_ = 0;  // of the grant held; 0: none
 };
 
