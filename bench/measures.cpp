@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -227,6 +228,32 @@ int cmd_many_names(int names) {
               "\"many_names_us_p99\":%.2f,\"old_name_us_p50\":%.2f}\n",
               setup.backend.c_str(), names, fill_s, median(b.p50), median(b.p99), pct(old_us, 0.5));
   return 0;
+}
+
+// LOCKS locks of distinct names held by one manager with TTL_MS leases for
+// SECONDS, renewed by its renewal thread: how many were lost meanwhile, and
+// the leases' least time left at the end (a renewal that fell behind shows
+// there first).
+int cmd_held(int locks, int ttl_ms, double seconds) {
+  baton::LockManager manager(make_backend());
+  const std::string base = "held-" + std::to_string(::getpid()) + "-";
+  std::atomic<int> lost{0};
+  std::vector<baton::Lock> held;
+  held.reserve(static_cast<std::size_t>(locks));
+  const long long t0 = now_ns();
+  for (int i = 0; i < locks; ++i) {
+    held.push_back(manager.lock(base + std::to_string(i), {.ttl = std::chrono::milliseconds(ttl_ms),
+                                                            .on_lost = [&](std::string_view, std::uint64_t) { ++lost; }}));
+    held.back().acquire();
+  }
+  const double fill_s = static_cast<double>(now_ns() - t0) / 1e9;
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  int holding = 0;
+  for (auto& lock : held) holding += lock.holds() ? 1 : 0;
+  std::printf("{\"backend\":\"%s\",\"measure\":\"held\",\"locks\":%d,\"ttl_ms\":%d,\"seconds\":%.0f,"
+              "\"fill_s\":%.1f,\"lost\":%d,\"holding\":%d}\n",
+              setup.backend.c_str(), locks, ttl_ms, seconds, fill_s, lost.load(), holding);
+  return lost.load() == 0 && holding == locks ? 0 : exit_failed;
 }
 
 }  // namespace bench

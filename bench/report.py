@@ -279,7 +279,7 @@ def main():
                 add(b, "fairness_max_min_by_procs", p, r["fairness_max_min"])
                 add(b, "contention_runs_by_procs", p, 1)
                 b["contention_seconds"] = r["seconds"]
-            elif r.get("measure") in ("lock_set", "fence"):
+            elif r.get("measure") in ("lock_set", "fence", "held"):
                 b[r["measure"]] = {k: v for k, v in r.items() if k not in ("backend", "measure")}
             elif "many_names_us_p50" in r:
                 b["many_names_us_p50"] = r["many_names_us_p50"]
