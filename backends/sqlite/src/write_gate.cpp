@@ -1,5 +1,7 @@
 #include "write_gate.hpp"
 
+#include <unistd.h>
+
 #include <condition_variable>
 #include <map>
 #include <string>
@@ -23,7 +25,10 @@ std::shared_ptr<WriteGate> WriteGate::for_database(const std::filesystem::path& 
   for (auto it = gates.begin(); it != gates.end();) {
     it = it->second.expired() ? gates.erase(it) : std::next(it);
   }
-  auto& slot = gates[path.string()];
+  // Keyed by pid too: a child forked while a thread of its parent held or
+  // waited at the gate inherits that state, which nobody in the child will
+  // ever end; its backends get a gate of their own.
+  auto& slot = gates[std::to_string(::getpid()) + ":" + path.string()];
   if (auto gate = slot.lock()) return gate;
   auto gate = std::make_shared<WriteGate>();
   slot = gate;

@@ -36,7 +36,8 @@ enum class GateEntry {
 class WriteGate {
  public:
   // The gate of the database at `path` (absolute) in this process: every
-  // backend of the file shares it.
+  // backend of the file made by this process (not by its parent before a
+  // fork) shares it.
   static std::shared_ptr<WriteGate> for_database(const std::filesystem::path& path);
 
   WriteGate() = default;
