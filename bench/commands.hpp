@@ -12,6 +12,7 @@ int cmd_uncontended(int runs, int iters);
 int cmd_handoff(int depth, int rounds, int hold_us);
 int cmd_contention(int procs, double seconds);
 int cmd_many_names(int names);
+int cmd_held(int locks, int ttl_ms, double seconds);
 
 // lock_set.cpp: a LockSet of three names against three single Locks.
 int cmd_lock_set(int runs, int iters);

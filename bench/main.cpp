@@ -11,6 +11,7 @@
 //   bench_suite BACKEND contention PROCS [SECONDS]
 //   bench_suite sqlite contention_floor PROCS [SECONDS] [WRITES]
 //   bench_suite BACKEND many_names [NAMES]
+//   bench_suite BACKEND held [LOCKS] [TTL_MS] [SECONDS]
 //   bench_suite BACKEND lock_set [RUNS] [ITERS]
 //   bench_suite BACKEND fence [RUNS] [ITERS]
 //
@@ -55,6 +56,9 @@
 //   contention_floor.cpp).
 // many_names: lock and release NAMES distinct names (2 threads), then the
 //   uncontended measure again (baton only).
+// held: LOCKS locks of distinct names (10000) held by one manager with
+//   TTL_MS leases (3000) for SECONDS (60): how many its renewal lost (exit
+//   70 if any).
 // lock_set: acquire+release of a LockSet of 3 names, of 3 single Locks of
 //   the same names one after the other, and of the uncontended floor's pair
 //   3 times, in alternating runs of ITERS; medians over RUNS runs (see
@@ -90,6 +94,7 @@ int run_measure(const std::string& what, int argc, char** argv) {
   if (what == "contention_floor") return cmd_contention_floor(int_arg(3, 1), arg(4, 2.0), int_arg(5, 1));
   if (what == "contention") return cmd_contention(int_arg(3, 1), arg(4, 2.0));
   if (what == "many_names") return cmd_many_names(int_arg(3, 100000));
+  if (what == "held") return cmd_held(int_arg(3, 10000), int_arg(4, 3000), arg(5, 60.0));
   if (what == "lock_set") return cmd_lock_set(int_arg(3, 9), int_arg(4, 1000));
   if (what == "fence") return cmd_fence(int_arg(3, 9), int_arg(4, 1000));
   std::fprintf(stderr, "bench_suite: unknown measure %s\n", what.c_str());
@@ -103,7 +108,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: bench_suite sqlite|postgres|redis uncontended [RUNS] [ITERS] | handoff DEPTH [ROUNDS] |"
                  " handoff_floor[_fenced|_wake] DEPTH [ROUNDS] | contention PROCS [SECONDS] | sqlite contention_floor PROCS [SECONDS] [WRITES] |"
-                 " many_names [NAMES] | lock_set [RUNS] [ITERS] | fence [RUNS] [ITERS]\n");
+                 " many_names [NAMES] | held [LOCKS] [TTL_MS] [SECONDS] | lock_set [RUNS] [ITERS] | fence [RUNS] [ITERS]\n");
     return bench::exit_usage;
   }
   // A fresh SQLite file and Redis key prefix per run, so runs never meet.

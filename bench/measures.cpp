@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -20,27 +21,39 @@ namespace bench {
 
 using namespace std::chrono_literals;
 
-// acquire+release of one Lock, and each floor, in alternating runs of
-// `iters` iterations after a warm-up (connections, prepared statements,
-// caches). The reported p50/p99 are the medians over `runs` runs.
+// acquire+release of one Lock, a new Lock's acquire+release (made and
+// destroyed each time, as a worker that makes a Lock per task does), and
+// each floor, in alternating runs of `iters` iterations after a warm-up
+// (connections, prepared statements, caches). The reported p50/p99 are the
+// medians over `runs` runs.
 int cmd_uncontended(int runs, int iters) {
   baton::LockManager manager(make_backend());
-  auto lock = manager.lock("bench-uncontended-" + std::to_string(::getpid()));
+  const std::string name = "bench-uncontended-" + std::to_string(::getpid());
+  auto lock = manager.lock(name);
   auto baton_pair = [&] {
     lock.acquire();
     lock.release();
   };
+  auto new_lock_pair = [&] {
+    auto fresh = manager.lock(name);
+    fresh.acquire();
+    fresh.release();
+  };
   auto floors = uncontended_floors();
   timed(iters / 5 + 10, baton_pair);
+  timed(iters / 5 + 10, new_lock_pair);
   for (auto& [n, f] : floors) timed(iters / 5 + 10, f.pair);
-  Stats b;
+  Stats b, fresh;
   std::vector<Stats> fs(floors.size());
   for (int r = 0; r < runs; ++r) {
     b.add(timed(iters, baton_pair));
+    fresh.add(timed(iters, new_lock_pair));
     for (size_t i = 0; i < floors.size(); ++i) fs[i].add(timed(iters, floors[i].second.pair));
   }
   std::printf("{\"backend\":\"%s\",\"runs\":%d,\"iters\":%d,\"uncontended_us_p50\":%.2f,\"uncontended_us_p99\":%.2f",
               setup.backend.c_str(), runs, iters, median(b.p50), median(b.p99));
+  std::printf(",\"new_lock_us_p50\":%.2f,\"new_lock_us_p99\":%.2f,\"new_lock_ratio_to_reused\":%.3f",
+              median(fresh.p50), median(fresh.p99), median(fresh.p50) / median(b.p50));
   for (size_t i = 0; i < floors.size(); ++i) {
     std::printf(",\"%s_us_p50\":%.2f,\"%s_us_p99\":%.2f", floors[i].first.c_str(), median(fs[i].p50),
                 floors[i].first.c_str(), median(fs[i].p99));
@@ -215,6 +228,32 @@ int cmd_many_names(int names) {
               "\"many_names_us_p99\":%.2f,\"old_name_us_p50\":%.2f}\n",
               setup.backend.c_str(), names, fill_s, median(b.p50), median(b.p99), pct(old_us, 0.5));
   return 0;
+}
+
+// LOCKS locks of distinct names held by one manager with TTL_MS leases for
+// SECONDS, renewed by its renewal thread: how many were lost meanwhile, and
+// the leases' least time left at the end (a renewal that fell behind shows
+// there first).
+int cmd_held(int locks, int ttl_ms, double seconds) {
+  baton::LockManager manager(make_backend());
+  const std::string base = "held-" + std::to_string(::getpid()) + "-";
+  std::atomic<int> lost{0};
+  std::vector<baton::Lock> held;
+  held.reserve(static_cast<std::size_t>(locks));
+  const long long t0 = now_ns();
+  for (int i = 0; i < locks; ++i) {
+    held.push_back(manager.lock(base + std::to_string(i), {.ttl = std::chrono::milliseconds(ttl_ms),
+                                                            .on_lost = [&](std::string_view, std::uint64_t) { ++lost; }}));
+    held.back().acquire();
+  }
+  const double fill_s = static_cast<double>(now_ns() - t0) / 1e9;
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  int holding = 0;
+  for (auto& lock : held) holding += lock.holds() ? 1 : 0;
+  std::printf("{\"backend\":\"%s\",\"measure\":\"held\",\"locks\":%d,\"ttl_ms\":%d,\"seconds\":%.0f,"
+              "\"fill_s\":%.1f,\"lost\":%d,\"holding\":%d}\n",
+              setup.backend.c_str(), locks, ttl_ms, seconds, fill_s, lost.load(), holding);
+  return lost.load() == 0 && holding == locks ? 0 : exit_failed;
 }
 
 }  // namespace bench

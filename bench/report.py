@@ -279,7 +279,7 @@ def main():
                 add(b, "fairness_max_min_by_procs", p, r["fairness_max_min"])
                 add(b, "contention_runs_by_procs", p, 1)
                 b["contention_seconds"] = r["seconds"]
-            elif r.get("measure") in ("lock_set", "fence"):
+            elif r.get("measure") in ("lock_set", "fence", "held"):
                 b[r["measure"]] = {k: v for k, v in r.items() if k not in ("backend", "measure")}
             elif "many_names_us_p50" in r:
                 b["many_names_us_p50"] = r["many_names_us_p50"]
@@ -326,6 +326,8 @@ def main():
           row("uncontended acquire+release p99 (us)", lambda b: b["uncontended_us_p99"]),
           row("floor p50 (us)", lambda b: b["floor_us_p50"]),
           row("ratio to floor", lambda b: b["ratio_to_floor"], "%.2f"),
+          row("new Lock + acquire+release p50 (us)", lambda b: b.get("new_lock_us_p50")),
+          row("new Lock: ratio to a reused Lock", lambda b: b.get("new_lock_ratio_to_reused"), "%.2f"),
           row("PostgreSQL: floor + durable counter bump p50 (us)", lambda b: b.get("floor_fenced_us_p50")),
           row("SQLite: 2 empty write tx p50 (us)", lambda b: b.get("floor_empty_us_p50")),
           row("client+server on one CPU: p50 / floor p50 (us)", lambda b: "%.1f / %.1f" % (

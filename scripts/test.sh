@@ -71,7 +71,12 @@ stage_settings() {
       [[ $1 == tsan ]] && sanitizer=thread
       cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DBATON_SANITIZE=$sanitizer"
                   -DBATON_BUILD_EXAMPLES=OFF -DBATON_BUILD_BENCH=OFF)
-      ctest_args=(-LE 'faults|repeat' -E '^cli[.](postgres|redis)[.]') ;;
+      ctest_args=(-LE 'faults|repeat' -E '^cli[.](postgres|redis)[.]')
+      # The scale tests (1000 threads on one name) pass under TSan but take
+      # about 40 s each there instead of 2; the code they load (the write
+      # gate, the pool) runs under TSan in the backend and conformance
+      # suites, with fewer threads.
+      [[ $1 == tsan ]] && ctest_args=(-LE 'faults|repeat|scale' -E '^cli[.](postgres|redis)[.]') ;;
     *)
       return 1 ;;
   esac

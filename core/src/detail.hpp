@@ -11,6 +11,7 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "baton/backend.hpp"
 #include "baton/kit/deadline.hpp"
@@ -57,7 +58,9 @@ class Renewer {
   // `idle`: how long the thread sleeps when it has nothing to renew (the
   // manager's default ttl / divisor), so that a grant with the default ttl
   // needs no wake-up: the thread comes back in time by itself.
-  Renewer(unsigned divisor, Clock::duration idle) : shared_(std::make_shared<Shared>(divisor, idle)) {}
+  // `backend`: whose renew_batch() renews the leases that are due together.
+  Renewer(std::shared_ptr<Backend> backend, unsigned divisor, Clock::duration idle)
+      : shared_(std::make_shared<Shared>(std::move(backend), divisor, idle)) {}
   Renewer(const Renewer&) = delete;
   Renewer& operator=(const Renewer&) = delete;
   ~Renewer();
@@ -81,7 +84,8 @@ class Renewer {
   // reference to the manager, destroying this Renewer on its own thread,
   // which must then still find its queue alive until it returns.
   struct Shared {
-    Shared(unsigned d, Clock::duration i) : divisor(d), idle(i) {}
+    Shared(std::shared_ptr<Backend> b, unsigned d, Clock::duration i) : backend(std::move(b)), divisor(d), idle(i) {}
+    const std::shared_ptr<Backend> backend;
     const unsigned divisor;
     const Clock::duration idle;
     // When the sleeping thread will look at the queue by itself; min while
@@ -92,10 +96,25 @@ class Renewer {
     std::condition_variable_any cv;
     std::multimap<Clock::time_point, Entry> queue;
   };
+  // One lock of a batch, between taking its turn and its result.
+  struct Pending {
+    std::shared_ptr<LockState> state;
+    std::unique_lock<std::mutex> op;  // the state's op_mu, while renewing
+    std::uint64_t generation = 0;
+    std::optional<Clock::time_point> next;  // when to renew again (nullopt: drop it)
+  };
   static void run(const std::shared_ptr<Shared>& shared, std::stop_token stop);
-  // Renews the state's grant if it holds one; returns when it should run
-  // next (nullopt: drop it).
-  static std::optional<Clock::time_point> renew_one(LockState* state, unsigned divisor);
+  // Takes the entries due now, and those due soon enough that renewing them
+  // early keeps them in one batch (caller holds shared.mu).
+  static std::vector<Pending> take_due(Shared& shared, Clock::time_point now);
+  // Renews the grants of `batch` in one renew_batch() call; sets each
+  // entry's `next`.
+  static void renew_batch(Shared& shared, std::vector<Pending>& batch);
+  // Takes the state's turn if it still holds; false when `p.next` is set
+  // already (dropped, or busy: retried soon).
+  static bool begin_renewal(Pending& p);
+  // Applies the store's answer to the grant.
+  static void finish_renewal(Pending& p, RenewResult result, Clock::time_point sent, unsigned divisor);
   void start_locked();  // caller holds shared_->mu
 
   std::shared_ptr<Shared> shared_;
@@ -104,7 +123,9 @@ class Renewer {
 
 struct ManagerCore {
   ManagerCore(std::shared_ptr<Backend> b, std::chrono::milliseconds ttl, unsigned divisor)
-      : backend(std::move(b)), default_ttl(ttl), renewer(divisor, std::min<std::chrono::milliseconds>(ttl / divisor, std::chrono::minutes(10))) {}
+      : backend(std::move(b)),
+        default_ttl(ttl),
+        renewer(backend, divisor, std::min<std::chrono::milliseconds>(ttl / divisor, std::chrono::minutes(10))) {}
 
   std::shared_ptr<Backend> backend;
   std::chrono::milliseconds default_ttl;

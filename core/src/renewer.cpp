@@ -88,77 +88,114 @@ void Renewer::run(const std::shared_ptr<Shared>& shared, std::stop_token stop) {
       shared->wake_at = Clock::time_point::min();
       continue;
     }
-    auto state = queue.begin()->second.lock();
-    queue.erase(queue.begin());
-    if (!state) continue;
-    state->renewal_due = Clock::time_point::max();
+    auto batch = take_due(*shared, now);
     // The round trip happens without the mutex, so schedule() never waits.
     lock.unlock();
-    auto next = renew_one(state.get(), shared->divisor);
+    renew_batch(*shared, batch);
     lock.lock();
-    // A grant made during the round trip may have queued an entry already.
-    if (next && *next < state->renewal_due) {
-      queue.emplace(*next, Entry{state});
-      state->renewal_due = *next;
+    for (auto& p : batch) {
+      // A grant made during the round trip may have queued an entry already.
+      if (p.next && *p.next < p.state->renewal_due) {
+        queue.emplace(*p.next, Entry{p.state});
+        p.state->renewal_due = *p.next;
+      }
     }
     // The last reference may be ours (the Lock went away meanwhile): its
     // session is then closed here, which may talk to the store, so not under
     // the mutex that schedule() takes.
     lock.unlock();
-    state.reset();
+    batch.clear();
     lock.lock();
   }
 }
 
-std::optional<Clock::time_point> Renewer::renew_one(LockState* state, unsigned divisor) {
-  std::uint64_t generation = 0;
+// An entry due within a quarter of its renewal interval joins the batch:
+// renewed that much early, it is renewed at most a third more often, and the
+// leases of locks taken at about the same time stay in one batch.
+std::vector<Renewer::Pending> Renewer::take_due(Shared& shared, Clock::time_point now) {
+  auto& queue = shared.queue;
+  std::vector<Pending> batch;
+  const auto horizon = now + shared.idle / 4;
+  for (auto it = queue.begin(); it != queue.end() && it->first <= horizon;) {
+    auto state = it->second.lock();
+    if (state && it->first > now && it->first - now > state->ttl / (4 * shared.divisor)) {
+      ++it;
+      continue;
+    }
+    it = queue.erase(it);
+    if (!state) continue;
+    state->renewal_due = Clock::time_point::max();
+    batch.push_back(Pending{std::move(state), {}, 0, std::nullopt});
+  }
+  return batch;
+}
+
+void Renewer::renew_batch(Shared& shared, std::vector<Pending>& batch) {
+  std::vector<Renewal> renewals;
+  std::vector<Pending*> renewing;
+  renewals.reserve(batch.size());
+  renewing.reserve(batch.size());
+  for (auto& p : batch) {
+    if (!begin_renewal(p)) continue;
+    renewals.push_back(Renewal{p.state->session.get(), p.state->ttl, RenewResult::unreachable});
+    renewing.push_back(&p);
+  }
+  if (renewals.empty()) return;
+  const auto sent = Clock::now();
+  shared.backend->renew_batch(renewals);
+  for (std::size_t i = 0; i < renewing.size(); ++i) finish_renewal(*renewing[i], renewals[i].result, sent, shared.divisor);
+}
+
+bool Renewer::begin_renewal(Pending& p) {
+  LockState& state = *p.state;
   {
-    std::lock_guard guard(state->mu);
-    if (!state->held) return std::nullopt;
+    std::lock_guard guard(state.mu);
+    if (!state.held) return false;
   }
   // A user thread may be inside release() or renew() on this instance; never
   // wait for it (that could stall every other lock's renewal), come back soon.
-  std::unique_lock op(state->op_mu, std::try_to_lock);
-  if (!op.owns_lock()) return Clock::now() + std::chrono::milliseconds(5);
-  {
-    std::lock_guard guard(state->mu);
-    if (!state->held) return std::nullopt;
-    // With op_mu held no grant or release can happen until we are done; the
-    // generation check below is a guard, not a race.
-    generation = state->generation;
+  p.op = std::unique_lock(state.op_mu, std::try_to_lock);
+  if (!p.op.owns_lock()) {
+    p.next = Clock::now() + std::chrono::milliseconds(5);
+    return false;
   }
-  const auto still_current = [&] { return state->held && state->generation == generation; };
-  const auto ttl = state->ttl;
-  const auto sent = Clock::now();
-  bool renewed = false;
-  bool unreachable = false;
-  try {
-    renewed = state->session->renew(ttl);
-  } catch (const std::exception&) {
-    // BackendUnavailable, or anything else the store said: the lease may
-    // still be alive, so retry until it has certainly ended.
-    unreachable = true;
+  std::lock_guard guard(state.mu);
+  if (!state.held) {
+    p.op.unlock();
+    return false;
   }
+  // With op_mu held no grant or release can happen until we are done; the
+  // generation check in finish_renewal() is a guard, not a race.
+  p.generation = state.generation;
+  return true;
+}
+
+void Renewer::finish_renewal(Pending& p, RenewResult result, Clock::time_point sent, unsigned divisor) {
+  LockState& state = *p.state;
+  const auto ttl = state.ttl;
   std::uint64_t lost_token = 0;
-  std::optional<Clock::time_point> next;
   {
-    std::lock_guard guard(state->mu);
-    if (!still_current()) return std::nullopt;
+    std::lock_guard guard(state.mu);
+    if (!state.held || state.generation != p.generation) {
+      p.op.unlock();
+      return;
+    }
     const auto now = Clock::now();
-    if (renewed) {
-      state->lease_end = kit::saturating_add(sent, ttl);
-      next = sent + ttl / divisor;
-    } else if (unreachable && now < state->lease_end) {
-      // Retry often enough to get a few attempts in before the lease ends.
+    if (result == RenewResult::renewed) {
+      state.lease_end = kit::saturating_add(sent, ttl);
+      p.next = sent + ttl / divisor;
+    } else if (result == RenewResult::unreachable && now < state.lease_end) {
+      // BackendUnavailable, or anything else the store said: the lease may
+      // still be alive, so retry often enough to get a few attempts in
+      // before it has certainly ended.
       const auto retry = std::max<Clock::duration>(std::chrono::milliseconds(20), ttl / (4 * divisor));
-      next = std::min(now + retry, state->lease_end);
+      p.next = std::min(now + retry, state.lease_end);
     } else {
-      lost_token = mark_lost(*state);
+      lost_token = mark_lost(state);
     }
   }
-  op.unlock();
-  if (!next) notify_lost(*state, lost_token);
-  return next;
+  p.op.unlock();
+  if (!p.next) notify_lost(state, lost_token);
 }
 
 }  // namespace baton::detail

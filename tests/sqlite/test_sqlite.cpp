@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -850,4 +851,26 @@ TEST_CASE("the registry builds it by name, and LockManager works on it") {
   CHECK(info.pid == getpid());
   lock.release();
   CHECK_FALSE(manager.inspect("via-manager").held);
+}
+
+TEST_CASE_METHOD(FreshDb, "renew_batch extends every lease in one go and reports a cleared grant lost alone") {
+  std::vector<std::unique_ptr<baton::BackendLock>> locks;
+  for (int i = 0; i < 3; ++i) {
+    locks.push_back(backend->open("batch-" + std::to_string(i), owner("o" + std::to_string(i))));
+    REQUIRE(locks.back()->try_acquire(2s));
+  }
+  REQUIRE(backend->clear("batch-1"));
+  std::vector<baton::Renewal> batch;
+  for (auto& lock : locks) batch.push_back(baton::Renewal{lock.get(), 60s});
+  backend->renew_batch(batch);
+  CHECK(batch[0].result == baton::RenewResult::renewed);
+  CHECK(batch[1].result == baton::RenewResult::lost);
+  CHECK(batch[2].result == baton::RenewResult::renewed);
+  // Extended from 2 s to a minute; the cleared name stays free.
+  CHECK(backend->inspect("batch-0").expires_in > 30s);
+  CHECK(backend->inspect("batch-2").expires_in > 30s);
+  CHECK_FALSE(backend->inspect("batch-1").held);
+  CHECK(locks[0]->release());
+  CHECK_FALSE(locks[1]->release());
+  CHECK(locks[2]->release());
 }

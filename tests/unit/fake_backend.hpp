@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 
 #include "baton/backend.hpp"
@@ -26,6 +27,9 @@ struct FakeStore {
   std::map<std::string, std::string> holder;  // name -> owner id
   std::uint64_t next_token = 100;
   std::atomic<int> acquires{0}, try_acquires{0}, renews{0}, releases{0};
+  // renew_batch() calls, and the most renewals one of them carried.
+  std::atomic<int> batches{0};
+  std::atomic<std::size_t> largest_batch{0};
   enum class RenewMode { ok, lost, unreachable };
   std::atomic<RenewMode> renew_mode{RenewMode::ok};
   // Names whose acquire (either kind) or release throws BackendUnavailable;
@@ -105,6 +109,11 @@ class FakeBackend final : public baton::Backend {
     return info;
   }
   std::vector<baton::LockInfo> list() override { return {}; }
+  void renew_batch(std::span<baton::Renewal> batch) noexcept override {
+    ++store_->batches;
+    if (batch.size() > store_->largest_batch) store_->largest_batch = batch.size();
+    baton::Backend::renew_batch(batch);
+  }
   bool clear(std::string_view name) override {
     std::lock_guard lock(store_->mu);
     store_->cv.notify_all();

@@ -129,6 +129,34 @@ TEST_CASE_METHOD(Fixture, "the background renewal renews at about ttl/3") {
   CHECK(store->renews == after);
 }
 
+TEST_CASE_METHOD(Fixture, "leases due together are renewed in one batch; a lost one is reported alone") {
+  std::mutex mu;
+  std::vector<std::string> lost;
+  std::vector<baton::Lock> locks;
+  for (int i = 0; i < 10; ++i) {
+    locks.push_back(manager.lock("batch-" + std::to_string(i), {.ttl = 3s, .on_lost = [&](std::string_view name,
+                                                                                           std::uint64_t) {
+                                                                   std::lock_guard guard(mu);
+                                                                   lost.emplace_back(name);
+                                                                 }}));
+    locks.back().acquire();
+  }
+  // Taken well within 250 ms of each other (a quarter of the renewal
+  // interval, which one batch takes in), even on a loaded machine.
+  REQUIRE(eventually(5000ms, [&] { return store->renews >= 10; }));
+  CHECK(store->largest_batch == 10);
+  manager.clear("batch-3");
+  REQUIRE(eventually(5000ms, [&] {
+    std::lock_guard guard(mu);
+    return !lost.empty();
+  }));
+  const int renews = store->renews;
+  REQUIRE(eventually(5000ms, [&] { return store->renews >= renews + 9; }));
+  std::lock_guard guard(mu);
+  CHECK(lost == std::vector<std::string>{"batch-3"});
+  for (int i = 0; i < 10; ++i) CHECK(locks[static_cast<std::size_t>(i)].holds() == (i != 3));
+}
+
 TEST_CASE_METHOD(Fixture, "no background renewal without auto_renew or with a forever lease") {
   auto manual = manager.lock("a", {.ttl = 90ms, .auto_renew = false});
   auto eternal = manager.lock("b", {.ttl = baton::forever});

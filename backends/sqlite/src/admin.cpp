@@ -1,6 +1,8 @@
-// The backend's own calls: opening locks, inspect, list and clear.
+// The backend's own calls: opening locks, inspect, list and clear, and the
+// batched renewal of its locks' leases.
 #include <algorithm>
 #include <chrono>
+#include <vector>
 
 #include "host.hpp"
 #include "lock_queue.hpp"
@@ -43,6 +45,29 @@ SqliteBackend::SqliteBackend(std::shared_ptr<const SharedState> shared)
 
 std::unique_ptr<BackendLock> SqliteBackend::open(std::string_view name, const Owner& owner) {
   return std::make_unique<SqliteLock>(shared_, name, owner);
+}
+
+void SqliteBackend::renew_batch(std::span<Renewal> batch) noexcept {
+  std::vector<SqliteLock*> locks;
+  locks.reserve(batch.size());
+  for (const Renewal& r : batch) {
+    // Only locks this backend opened are renewed here.
+    auto* lock = dynamic_cast<SqliteLock*>(r.lock);
+    if (lock == nullptr) return Backend::renew_batch(batch);
+    locks.push_back(lock);
+  }
+  try {
+    const PooledConnection conn = shared_->borrow();
+    conn->write([&] {
+      const auto now = boottime_ns();
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        batch[i].result = locks[i]->extend_lease(*conn, batch[i].ttl, now) ? RenewResult::renewed : RenewResult::lost;
+      }
+    });
+  } catch (...) {
+    // Not committed: the store could not say, for any of them.
+    for (Renewal& r : batch) r.result = RenewResult::unreachable;
+  }
 }
 
 // A request whose row was committed after the snapshot and whose poster

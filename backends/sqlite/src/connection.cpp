@@ -115,8 +115,13 @@ std::string Query::blob(int column) const {
 // ---------------------------------------------------------------- Connection
 
 Connection::Connection(std::filesystem::path path, std::shared_ptr<const Identity> identity,
-                       std::chrono::milliseconds busy_timeout, std::shared_ptr<WakeBoard> board)
-    : path_(std::move(path)), identity_(std::move(identity)), busy_timeout_(busy_timeout), board_(std::move(board)) {
+                       std::chrono::milliseconds busy_timeout, std::shared_ptr<WakeBoard> board,
+                       std::shared_ptr<WriteGate> gate)
+    : path_(std::move(path)),
+      identity_(std::move(identity)),
+      busy_timeout_(busy_timeout),
+      board_(std::move(board)),
+      gate_(std::move(gate)) {
   // NOMUTEX: the owner already serializes every use of one connection, so
   // SQLite's own per-connection mutex would only cost time.
   int rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -199,9 +204,29 @@ void Connection::abandon_transaction() noexcept {
 }
 
 void Connection::raise_busy(const Busy& busy) const {
-  raise_sqlite_error(busy.rc, busy.message + " (still locked by another writer after the busy timeout of " +
+  raise_sqlite_error(busy.rc, busy.message + " (no write transaction ended within the busy timeout of " +
                            std::to_string(busy_timeout_.count()) + " ms)",
               path_, "waiting for the database");
+}
+
+void Connection::restart_stall_clock(Clock::time_point now) noexcept {
+  stalled_since_ = now;
+  if (board_) progress_seen_ = board_->writes_ended();
+}
+
+bool Connection::stalled(Clock::time_point now) noexcept {
+  if (board_ && board_->writes_ended() != progress_seen_) restart_stall_clock(now);
+  return now - stalled_since_ >= busy_timeout_;
+}
+
+void Connection::enter_gate(Clock::time_point deadline, const std::stop_token* stop) {
+  if (!gate_) return;
+  switch (gate_->enter(deadline, stop, busy_timeout_, board_.get())) {
+    case GateEntry::admitted: return;
+    case GateEntry::interrupted: throw Interrupted{};
+    case GateEntry::stalled:
+      raise_busy(Busy{SQLITE_BUSY, "database is locked"});
+  }
 }
 
 void Connection::retry_pause() { std::this_thread::sleep_for(std::chrono::microseconds(200)); }
@@ -209,9 +234,9 @@ void Connection::retry_pause() { std::this_thread::sleep_for(std::chrono::micros
 int Connection::on_busy(void* self, int count) {
   auto& conn = *static_cast<Connection*>(self);
   auto now = Clock::now();
-  if (count == 0) conn.busy_since_ = now;
-  // The second bound covers a statement run outside Connection::run().
-  if (now >= conn.busy_limit_ || now - conn.busy_since_ >= conn.busy_timeout_) return 0;
+  // A statement run outside Connection::run() has a stall clock of its own.
+  if (count == 0 && conn.run_depth_ == 0) conn.restart_stall_clock(now);
+  if (now >= conn.busy_limit_ || conn.stalled(now)) return 0;
   if (conn.busy_stop_ != nullptr && conn.busy_stop_->stop_requested()) return 0;
   // With the wake board, sleep until a baton writer ends its transaction
   // (wake_board.hpp says why neither napping nor yielding will do); 1 ms at
@@ -227,7 +252,7 @@ int Connection::on_busy(void* self, int count) {
   // Without it: the usual writer holds the lock for tens of microseconds;
   // first just yield (a sleep, however short, costs the timer slack), then
   // naps, longer as the wait grows.
-  const auto busy_for = now - conn.busy_since_;
+  const auto busy_for = now - conn.stalled_since_;
   if (busy_for < std::chrono::milliseconds(2)) {
     std::this_thread::yield();
     return 1;
@@ -245,9 +270,11 @@ Connection::Limits::Limits(Connection& conn, Clock::time_point limit, const std:
     : conn_(conn), saved_limit_(conn.busy_limit_), saved_stop_(conn.busy_stop_) {
   conn_.busy_limit_ = std::min(limit, saved_limit_);
   if (stop != nullptr) conn_.busy_stop_ = stop;
+  if (conn_.run_depth_++ == 0) conn_.restart_stall_clock(Clock::now());
 }
 
 Connection::Limits::~Limits() {
+  --conn_.run_depth_;
   conn_.busy_limit_ = saved_limit_;
   conn_.busy_stop_ = saved_stop_;
 }

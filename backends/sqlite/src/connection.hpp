@@ -21,6 +21,7 @@
 #include "sqlite_error.hpp"
 #include "statements.hpp"
 #include "wake_board.hpp"
+#include "write_gate.hpp"
 
 namespace baton::sqlite::detail {
 
@@ -76,8 +77,11 @@ class Connection {
  public:
   // `board` (may be null): where write transactions are announced and a
   // busy connection waits for the writer in its way (wake_board.hpp).
+  // `gate` (may be null): where the process's write transactions line up
+  // (write_gate.hpp).
   Connection(std::filesystem::path path, std::shared_ptr<const Identity> identity,
-             std::chrono::milliseconds busy_timeout, std::shared_ptr<WakeBoard> board = nullptr);
+             std::chrono::milliseconds busy_timeout, std::shared_ptr<WakeBoard> board = nullptr,
+             std::shared_ptr<WriteGate> gate = nullptr);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();
@@ -87,15 +91,16 @@ class Connection {
   sqlite3* handle() const noexcept { return db_; }
 
   // Runs `body` (which opens and ends its own transaction, if any) until it
-  // gets through without SQLITE_BUSY. A busy database is waited out for up
-  // to the busy timeout (then BackendUnavailable) but never beyond
-  // `deadline` or a stop request (then Interrupted). Any transaction the
-  // body left open is rolled back before the exception leaves.
+  // gets through without SQLITE_BUSY. A busy database is waited out as long
+  // as write transactions keep ending (other processes' baton writers
+  // announce theirs on the wake board); one where none ends for the busy
+  // timeout is wedged (then BackendUnavailable). Never beyond `deadline` or
+  // a stop request (then Interrupted). Any transaction the body left open
+  // is rolled back before the exception leaves.
   template <class F>
   auto run(F&& body, Clock::time_point deadline = Clock::time_point::max(),
            const std::stop_token* stop = nullptr) -> decltype(body()) {
-    auto busy_limit = Clock::now() + busy_timeout_;
-    Limits scope(*this, std::min(deadline, busy_limit), stop);
+    Limits scope(*this, deadline, stop);
     for (;;) {
       try {
         return body();
@@ -103,7 +108,7 @@ class Connection {
         abandon_transaction();
         auto now = Clock::now();
         if (now >= deadline || (stop != nullptr && stop->stop_requested())) throw Interrupted{};
-        if (now >= busy_limit) raise_busy(busy);
+        if (stalled(now)) raise_busy(busy);
         retry_pause();
       } catch (...) {
         abandon_transaction();
@@ -113,10 +118,27 @@ class Connection {
   }
 
   // A write transaction (BEGIN IMMEDIATE ... COMMIT) around `body`, retried
-  // as run() says.
+  // as run() says, after this connection's turn at the process's write gate
+  // (a wait in line ends like run(): Interrupted, or BackendUnavailable when
+  // nothing moved for the busy timeout).
   template <class F>
   auto write(F&& body, Clock::time_point deadline = Clock::time_point::max(),
              const std::stop_token* stop = nullptr) -> decltype(body()) {
+    enter_gate(deadline, stop);
+    GateTurn turn(gate_.get());
+    if constexpr (std::is_void_v<decltype(body())>) {
+      write_turn(body, deadline, stop);
+      turn.wrote();
+    } else {
+      auto result = write_turn(body, deadline, stop);
+      turn.wrote();
+      return result;
+    }
+  }
+
+ private:
+  template <class F>
+  auto write_turn(F& body, Clock::time_point deadline, const std::stop_token* stop) -> decltype(body()) {
     return run(
         [&] {
           if (board_) writes_seen_ = board_->writes_ended();
@@ -133,6 +155,7 @@ class Connection {
         deadline, stop);
   }
 
+ public:
   // A read transaction (BEGIN ... COMMIT) around `body`, retried as run()
   // says: its statements see one snapshot, and the file locks a statement
   // takes and drops on its own (two fcntl() pairs) are taken once.
@@ -166,7 +189,8 @@ class Connection {
  private:
   friend class Query;
 
-  // Bounds the busy handler for the duration of one run().
+  // Bounds the busy handler by the caller's deadline for the duration of one
+  // run(); the outermost also starts the stall clock.
   class Limits {
    public:
     Limits(Connection& conn, Clock::time_point limit, const std::stop_token* stop);
@@ -183,6 +207,12 @@ class Connection {
   PreparedStatement& prepared(Statement statement);
 
   static int on_busy(void* self, int count);
+  // The stall clock restarts when another baton writer committed since it
+  // was last looked at; true once it ran for the busy timeout.
+  bool stalled(Clock::time_point now) noexcept;
+  void restart_stall_clock(Clock::time_point now) noexcept;
+  // Throws Interrupted or BackendUnavailable unless admitted at the gate.
+  void enter_gate(Clock::time_point deadline, const std::stop_token* stop);
   // COMMIT, announced on the board to connections waiting for the lock.
   void commit();
   void abandon_transaction() noexcept;
@@ -193,12 +223,16 @@ class Connection {
   std::shared_ptr<const Identity> identity_;
   std::chrono::milliseconds busy_timeout_;
   std::shared_ptr<WakeBoard> board_;
+  std::shared_ptr<WriteGate> gate_;
   // board_->writes_ended() before the last attempt at the write lock.
   std::uint32_t writes_seen_ = 0;
   sqlite3* db_ = nullptr;
   std::array<PreparedStatement, statement_count> statements_{};
   Clock::time_point busy_limit_ = Clock::time_point::max();
-  Clock::time_point busy_since_{};
+  // Since when no write transaction ended, as far as this connection saw.
+  Clock::time_point stalled_since_{};
+  std::uint32_t progress_seen_ = 0;  // board_->writes_ended() then
+  int run_depth_ = 0;
   const std::stop_token* busy_stop_ = nullptr;
 };
 

@@ -12,6 +12,14 @@
 #include "wake_board.hpp"
 
 namespace baton::sqlite {
+namespace {
+
+// Idle connections a backend keeps for its next Locks: enough for a pool of
+// worker threads that each make a Lock per task; each costs a few file
+// descriptors and the page cache SQLite keeps per connection.
+constexpr std::size_t idle_connections_kept = 64;
+
+}  // namespace
 
 std::shared_ptr<Backend> make_backend(const Options& options) {
   auto shared = std::make_shared<detail::SharedState>();
@@ -21,6 +29,8 @@ std::shared_ptr<Backend> make_backend(const Options& options) {
   identity->pid_ns = detail::read_pid_namespace();
   shared->identity = std::move(identity);
   shared->board = detail::WakeBoard::open(shared->settings.path);
+  shared->gate = detail::WriteGate::for_database(shared->settings.path);
+  shared->pool = std::make_shared<detail::ConnectionPool>(idle_connections_kept);
   return std::make_shared<detail::SqliteBackend>(std::move(shared));
 }
 
@@ -45,7 +55,7 @@ void register_backend(Registry& registry) {
   kit::register_backend<Options>(
       registry, "sqlite", &options_from_config, &make_backend,
       {{"path", "database file, created if missing; a local disk only (default \"baton.db\")"},
-       {"busy_timeout_ms", "how long a statement waits for another writer, 0 to 86400000 (default 10000)"},
+       {"busy_timeout_ms", "how long a call waits while no write transaction ends, 0 to 86400000 (default 10000)"},
        {"heartbeat_ms", "how often a queued waiter refreshes its heartbeat, 0 to 3600000 (default 1000)"},
        {"poll_ms", "longest sleep between polls when the wake file cannot be used (default 2)"}},
       &traits);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -32,6 +33,9 @@ class SqliteBackend final : public Backend {
   LockInfo inspect(std::string_view name) override;
   std::vector<LockInfo> list() override;
   bool clear(std::string_view name) override;
+  // Every lease of the batch in one write transaction, on a pooled
+  // connection; one lock whose grant is gone is reported lost alone.
+  void renew_batch(std::span<Renewal> batch) noexcept override;
 
  private:
   // `body` (which counts waiters: rows, then posted join requests) in one

@@ -16,7 +16,8 @@
 
 namespace baton::sqlite::detail {
 
-// Its connection is opened on first use and serves only this instance.
+// Each call borrows a connection from the backend's pool and gives it back
+// when it returns (an acquire keeps it while it waits).
 // Called from one thread at a time (BackendLock's contract). Not copyable,
 // not movable.
 class SqliteLock final : public BackendLock {
@@ -31,13 +32,14 @@ class SqliteLock final : public BackendLock {
   bool renew(std::chrono::milliseconds ttl) override;
   bool release() override;
 
- private:
-  Connection& connection();
+  // renew()'s statement on `conn`, inside the caller's transaction, with
+  // `now` on the boot clock: whether the grant was still there.
+  bool extend_lease(Connection& conn, std::chrono::milliseconds ttl, std::int64_t now);
 
+ private:
   std::shared_ptr<const SharedState> shared_;
   std::string name_;
   Owner owner_;
-  std::unique_ptr<Connection> conn_;
   std::int64_t token_ = 0;  // of the grant held; 0: none
 };
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -79,6 +80,20 @@ class BackendLock {
   virtual bool release() = 0;
 };
 
+// What one renewal of a renew_batch() call found.
+enum class RenewResult {
+  renewed,      // the lease now ends `ttl` from the call (renew() true)
+  lost,         // this grant alone is gone (renew() false)
+  unreachable,  // the store could not say (renew() threw)
+};
+
+// One lease extension of a renew_batch() call. Aggregate; copyable.
+struct Renewal {
+  BackendLock* lock = nullptr;      // opened by the same Backend, holding
+  std::chrono::milliseconds ttl{};  // as renew()'s
+  RenewResult result = RenewResult::unreachable;  // set by renew_batch()
+};
+
 // A store of locks. Thread-safety: every method may be called from any
 // thread, concurrently. Held by shared_ptr; not copyable.
 class Backend : public std::enable_shared_from_this<Backend> {
@@ -105,6 +120,16 @@ class Backend : public std::enable_shared_from_this<Backend> {
   // places; the old holder's later renew()/release() report the loss and
   // never free the next grant. Returns true if a live grant was removed.
   virtual bool clear(std::string_view name) = 0;
+
+  // Extends the lease of every lock in `batch` and sets each one's result,
+  // in as few round trips as the store allows; a lock found gone is
+  // reported lost alone, the others renewed. Called from a manager's renewal
+  // thread, which holds each lock's one-call-at-a-time turn meanwhile (no
+  // other call on those locks runs), so it blocks that thread only: for one
+  // round trip per batch, or until the store is judged unreachable. Never
+  // throws. The default calls each lock's renew() in turn (an exception
+  // makes that one unreachable).
+  virtual void renew_batch(std::span<Renewal> batch) noexcept;
 };
 
 }  // namespace baton

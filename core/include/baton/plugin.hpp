@@ -35,8 +35,9 @@
 #include "baton/registry.hpp"
 #include "baton/version.hpp"
 
-// The layout of the two structs below; raised whenever either changes.
-#define BATON_PLUGIN_INTERFACE 1
+// The layout of the two structs below and the virtual functions of Backend
+// and BackendLock (backend.hpp); raised whenever any of them changes.
+#define BATON_PLUGIN_INTERFACE 2
 
 #define BATON_PLUGIN_STR2(x) #x
 #define BATON_PLUGIN_STR(x) BATON_PLUGIN_STR2(x)

@@ -10,8 +10,10 @@
 // behind that could delay the waiters after it. A deadline already past (a
 // zero timeout) makes one non-blocking attempt, which fails on contention
 // (held, or anybody waiting) without queueing. Every call may also wait for
-// SQLite's write lock, held by another process for the length of one short
-// transaction, for up to `busy_timeout` (then BackendUnavailable; an acquire
+// SQLite's write lock, each held for the length of one short transaction:
+// the calls of one process line up for it first come first served, and the
+// wait lasts as long as write transactions keep ending; only a database
+// where none ends for `busy_timeout` gives BackendUnavailable (an acquire
 // whose deadline comes first returns nothing). A waiter
 // sleeps in the kernel and is woken by whoever frees the lock, through a
 // small shared-memory file next to the database (`<path>-wake`); without it
@@ -50,8 +52,9 @@ struct Options {
   // A relative path is relative to the current directory when the backend
   // is made (later chdir()s do not move it). Must not be empty.
   std::filesystem::path path = "baton.db";
-  // [busy_timeout_ms] How long one call waits for another process's write
-  // transaction before it fails with BackendUnavailable. Zero: 10 s.
+  // [busy_timeout_ms] How long one call waits while no write transaction
+  // ends (another process, or a program that is not baton, keeps the write
+  // lock) before it fails with BackendUnavailable. Zero: 10 s.
   std::chrono::milliseconds busy_timeout{0};
   // [heartbeat_ms] How often a queued waiter refreshes its heartbeat; a
   // waiter silent for 3 intervals is pruned from the queue. Zero: 1 s.
