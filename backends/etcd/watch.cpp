@@ -62,6 +62,20 @@ struct Attached {
   ~Attached() { curl_multi_remove_handle(multi, easy); }
 };
 
+// Sets `easy` up as the watch stream: `body` POSTed to `url` (strings that
+// outlive the transfer), its reply lines parsed into `state`.
+void configure_stream(Client& client, CURL* easy, const std::string& url, const std::string& body,
+                      curl_slist* headers, StreamState& state) {
+  client.configure(easy);
+  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_data);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &state);
+}
+
 }  // namespace
 
 WatchEnd wait_for_delete(Client& client, const std::string& key, Clock::time_point deadline, const std::stop_token& stop,
@@ -76,16 +90,9 @@ WatchEnd wait_for_delete(Client& client, const std::string& key, Clock::time_poi
   std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
   std::unique_ptr<curl_slist, ListDeleter> headers(client.headers());
   if (!multi || !easy) return WatchEnd::ended;
-  client.configure(easy.get());
   const std::string endpoint = client.current_endpoint();
   const std::string url = endpoint + "/v3/watch";
-  curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
-  curl_easy_setopt(easy.get(), CURLOPT_POST, 1L);
-  curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(easy.get(), CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, &on_data);
-  curl_easy_setopt(easy.get(), CURLOPT_WRITEDATA, &state);
+  configure_stream(client, easy.get(), url, body, headers.get(), state);
   curl_multi_add_handle(multi.get(), easy.get());
   Attached attached{multi.get(), easy.get()};
   std::stop_callback wake(stop, [m = multi.get()] { curl_multi_wakeup(m); });

@@ -181,6 +181,15 @@ def queue_waiters(sb, name, labels):
     return waiters
 
 
+def strike_leader(cl, sig, leader=None):
+    """Makes m1 the leader (unless `leader` already is), sends it `sig` and
+    waits until another member leads. Returns the struck member."""
+    leader = leader or cl.make_leader(cl.members[0])
+    cl.kill(leader, sig)
+    wait_for(lambda: cl.leader() not in (None, leader), 10, "a new leader")
+    return leader
+
+
 def check_held_by(sb, name, token, what):
     st = sb.status(name)
     check(st["held"] is True and st["token"] == token, f"{what}: still held with token {token}: {st}")
@@ -212,9 +221,7 @@ def kill_leader_during_hold(sb, cl):
     holder gets a higher token."""
     holder = start_holder(sb, "k")
     token = sb.status("k")["token"]
-    leader = cl.make_leader(cl.members[0])
-    cl.kill(leader, signal.SIGKILL)
-    wait_for(lambda: cl.leader() not in (None, leader), 10, "a new leader")
+    leader = strike_leader(cl, signal.SIGKILL)
     time.sleep(2 * TTL)
     check_held_by(sb, "k", token, f"two leases after the leader {leader} was killed")
     release(sb, holder)
@@ -230,9 +237,7 @@ def kill_leader_during_wait(sb, cl):
     tokens increasing."""
     holder = start_holder(sb, "w")
     waiters = queue_waiters(sb, "w", ["w1", "w2", "w3"])
-    leader = cl.make_leader(cl.members[0])
-    cl.kill(leader, signal.SIGKILL)
-    wait_for(lambda: cl.leader() not in (None, leader), 10, "a new leader")
+    leader = strike_leader(cl, signal.SIGKILL)
     time.sleep(TTL)
     check(not any(sb.exists(f"granted-{w}") for w in ("w1", "w2", "w3")), "no waiter is granted while the holder holds")
     check_held_by(sb, "w", int(sb.read("tokens").split()[0]), "a lease after the leader was killed")
@@ -252,9 +257,8 @@ def sigstop_leader(sb, cl):
     token = sb.status("s")["token"]
     waiter, = queue_waiters(sb, "s", ["w1"])
     leader = cl.make_leader(cl.members[0])
-    cl.kill(leader, signal.SIGSTOP)
     try:
-        wait_for(lambda: cl.leader() not in (None, leader), 10, "a new leader")
+        strike_leader(cl, signal.SIGSTOP, leader)
         time.sleep(2 * TTL)
         check(not sb.exists("granted-w1"), "the waiter is not granted while the holder holds")
         check_held_by(sb, "s", token, f"two leases after the leader {leader} was stopped")
