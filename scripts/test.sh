@@ -76,7 +76,9 @@ stage_settings() {
       # about 40 s each there instead of 2; the code they load (the write
       # gate, the pool) runs under TSan in the backend and conformance
       # suites, with fewer threads.
-      [[ $1 == tsan ]] && ctest_args=(-LE 'faults|repeat|scale' -E '^cli[.](postgres|redis)[.]') ;;
+      if [[ $1 == tsan ]]; then
+        ctest_args=(-LE 'faults|repeat|scale' -E '^cli[.](postgres|redis)[.]')
+      fi ;;
     *)
       return 1 ;;
   esac
